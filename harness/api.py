@@ -1,0 +1,149 @@
+"""The public entry points: validate, plan, run, compare-free core; the CLI only calls these."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.config import EngineSpec, Matrix, read_matrix
+from harness.errors import Interrupted, PorttestError
+from harness.plan import Plan, make_plan
+from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble
+from harness.runner import OnProgress, Progress, RunContext, Tracker, run_cells
+
+
+def validate(path: str | os.PathLike[str]) -> Matrix:
+    """Read and validate a matrix file (ConfigError lists every problem with its YAML path and line)."""
+    return read_matrix(path)
+
+
+def plan(matrix: Matrix, only: Sequence[str] = ()) -> Plan:
+    """The cells a run would execute."""
+    return make_plan(matrix, only)
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished (or interrupted) run: the result, and the signal that stopped it, if any."""
+
+    result: RunResult
+    interrupted: Interrupted | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.interrupted.exit_code if self.interrupted else self.result.exit_code
+
+
+def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
+        keep_workdir: bool = False) -> RunOutcome:
+    """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
+    from harness.engines import connect
+    from harness.image import resolve
+
+    cells = make_plan(matrix, only)
+    notify: OnProgress = on_progress or (lambda _p: None)
+    run_id = new_run_id()
+    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = time.monotonic()
+    extra: dict[str, Any] = {"run_id": run_id, "porttest_version": __version__, "started_at": started_at,
+                             "warnings": tuple(matrix.warnings())}
+    ref = matrix.image.ref
+    try:
+        for name in cells.names:
+            notify(Progress(name, "image", "resolving" if matrix.image.build is None else "building"))
+        source = connect(EngineSpec())
+        try:
+            image = resolve(source, matrix.image)
+        except BaseException:
+            source.close()
+            raise
+    except PorttestError as exc:
+        envs = {name: EnvironmentResult(name=name, status="error", error=exc.message, hint=exc.hint, phase="image")
+                for name in cells.names}
+        return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began), **extra))
+    except Interrupted as early:
+        envs = {name: _interrupted(name, early) for name in cells.names}
+        return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
+                                   interrupted=True, **extra), early)
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
+    tracker = Tracker()
+    try:
+        ctx = RunContext(run_id=run_id, image=image, source=source, workdir=workdir, base_dir=matrix.base_dir,
+                         tracker=tracker, on_progress=notify)
+        envs, signal_ = run_cells(cells, ctx)
+    finally:
+        source.close()
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    for name in cells.names:
+        if name not in envs:
+            envs[name] = _interrupted(name, signal_) if signal_ else EnvironmentResult(
+                name=name, status="error", error="the environment did not report", phase="unknown")
+    identity = ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests)
+    result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
+    return RunOutcome(result, signal_)
+
+
+def _interrupted(name: str, signal_: Interrupted | None) -> EnvironmentResult:
+    why = f"interrupted by {signal_.signal_name}" if signal_ else "interrupted"
+    return EnvironmentResult(name=name, status="error", error=why, phase="interrupted")
+
+
+def _since(began: float) -> float:
+    return round(time.monotonic() - began, 3)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A porttest-labelled container found on an engine by `clean`."""
+
+    environment: str
+    engine: str
+    id: str
+    name: str
+    run_id: str
+    removed: bool
+
+
+def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None) -> list[Leftover]:
+    """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled."""
+    from harness import container as containers
+    from harness.engines import connect
+
+    found: list[Leftover] = []
+    seen_daemons: set[str] = set()
+    for name, env in matrix.environments.items():
+        try:
+            engine = connect(env.engine)
+        except PorttestError as exc:
+            if on_error:
+                on_error(f"{name}: {exc.message}")
+            continue
+        try:
+            if engine.endpoint in seen_daemons:
+                continue
+            seen_daemons.add(engine.endpoint)
+            for item in containers.find_leftovers(engine):
+                labels = item.get("Labels") or {}
+                if not dry_run:
+                    containers.remove(engine, item["Id"])
+                shown = (item.get("Names") or ["?"])[0].lstrip("/")
+                found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
+                                      labels.get(containers.LABEL_RUN, ""), not dry_run))
+        finally:
+            engine.close()
+    return found

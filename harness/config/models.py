@@ -1,0 +1,145 @@
+"""Frozen models of a matrix: the image, the suites and the environments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from harness.config.run_options import RunOptions
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ShipMode = Literal["auto", "present", "load"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BuildSpec(Frozen):
+    """How to build the image on the local engine before the run."""
+
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    target: str | None = None
+
+
+class ImageSpec(Frozen):
+    """The one image a matrix tests: a ref, optionally built first and/or pinned by digest."""
+
+    ref: str | None = None
+    build: BuildSpec | None = None
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> ImageSpec:
+        if not (self.ref or self.build or self.digest):
+            raise ValueError("give `ref`, `build` or `digest`")
+        return self
+
+
+class TLSSpec(Frozen):
+    """Mutual TLS for a tcp:// engine; verification is on unless `verify: false` is written."""
+
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TLSSpec:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("`client_cert` and `client_key` go together")
+        if self.verify and self.ca_cert is None:
+            raise ValueError("`verify: true` needs `ca_cert`")
+        return self
+
+
+class EngineSpec(Frozen):
+    """Where the environment's Docker engine is: unset means DOCKER_HOST or the local socket."""
+
+    host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh|npipe|http|https)://.+")] | None = None
+    tls: TLSSpec | Literal[False] | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    @model_validator(mode="after")
+    def _tls_for_tcp(self) -> EngineSpec:
+        if self.host and self.host.startswith("tcp://") and self.tls is None:
+            raise ValueError(
+                "a tcp:// engine needs `tls:` (ca_cert, client_cert, client_key); write `tls: false` to accept "
+                "an unencrypted connection"
+            )
+        if self.tls is not None and self.tls is not False and not (self.host or "").startswith(("tcp://", "https://")):
+            raise ValueError("`tls:` applies to tcp:// engines only")
+        return self
+
+
+class WaitFor(Frozen):
+    """Readiness: exactly one of port, healthcheck, log or command, within `timeout` seconds."""
+
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    healthcheck: Literal[True] | None = None
+    log: Annotated[str, Field(min_length=1)] | None = None
+    command: Annotated[str, Field(min_length=1)] | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    interval: Annotated[float, Field(gt=0, le=60)] = 0.2
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WaitFor:
+        given = [k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `port`, `healthcheck`, `log` or `command`")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None)
+
+
+class Environment(Frozen):
+    """One place to run the image: an engine, a run profile, how the image gets there, and readiness."""
+
+    name: str
+    extends: tuple[Path, ...] = ()
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    run: RunOptions = Field(default_factory=RunOptions)
+    ship: ShipMode = "auto"
+    wait_for: WaitFor | None = None
+    timeout: Annotated[float, Field(gt=0)] = Field(1800.0, description="seconds the whole suite run may take")
+
+
+class Matrix(Frozen):
+    """A validated matrix.yaml: one image, the suites, and the environments to compare."""
+
+    version: Literal[1]
+    image: ImageSpec
+    suites: Annotated[tuple[Path, ...], Field(min_length=1)]
+    environments: dict[str, Environment]
+    source: Path
+    base_dir: Path
+
+    @model_validator(mode="after")
+    def _has_environments(self) -> Matrix:
+        if not self.environments:
+            raise ValueError("`environments` needs at least one environment")
+        return self
+
+    def warnings(self) -> list[str]:
+        """What the user switched off in writing and should hear about on every run."""
+        out = []
+        for env in self.environments.values():
+            tls = env.engine.tls
+            if tls is False:
+                out.append(f"{env.name}: engine {env.engine.host} is used WITHOUT TLS (engine.tls: false)")
+            elif tls is not None and not tls.verify:
+                out.append(f"{env.name}: TLS verification is OFF for {env.engine.host} (engine.tls.verify: false)")
+            if env.run.privileged:
+                out.append(f"{env.name}: the container runs PRIVILEGED (run.privileged: true)")
+        return out
+
+    def to_public(self) -> dict[str, Any]:
+        """A JSON-ready view of the matrix for reports (paths as text)."""
+        return self.model_dump(mode="json", exclude={"source", "base_dir"})

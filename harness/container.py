@@ -1,0 +1,232 @@
+"""Container lifecycle: create from the image ID with the run profile, start, wait for readiness, remove."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import docker.errors
+import requests
+
+from harness.config import Environment, WaitFor
+from harness.engines import Engine, short_reason
+from harness.errors import ContainerError
+from harness.session import ExecSession
+
+LABEL_RUN = "io.porttest.run"
+LABEL_ENV = "io.porttest.environment"
+LABEL_CREATED = "io.porttest.created"
+LOG_TAIL = 20
+
+
+@dataclass(frozen=True)
+class Started:
+    """A running container porttest owns."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ExitState:
+    """Why a container is no longer running."""
+
+    status: str
+    exit_code: int | None
+    oom_killed: bool
+    error: str
+    logs: str
+
+    def describe(self) -> str:
+        parts = [f"status {self.status}"]
+        if self.exit_code is not None:
+            parts.append(f"exit code {self.exit_code}")
+        if self.oom_killed:
+            parts.append("OOMKilled")
+        if self.error:
+            parts.append(self.error)
+        text = ", ".join(parts)
+        if self.logs.strip():
+            text += "\nlast log lines:\n" + "\n".join("  | " + line for line in self.logs.rstrip().splitlines())
+        return text
+
+
+def container_name(run_id: str, environment: str) -> str:
+    return f"porttest-{run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '-', environment)}"
+
+
+def labels_for(run_id: str, environment: str) -> dict[str, str]:
+    return {
+        LABEL_RUN: run_id,
+        LABEL_ENV: environment,
+        LABEL_CREATED: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Started:
+    """Create (not start) the container from the image ID; the caller registers it for removal first."""
+    kwargs: dict[str, Any] = env.run.sdk_kwargs()
+    labels = {**kwargs.pop("labels", {}), **labels_for(run_id, env.name)}
+    name = container_name(run_id, env.name)
+    try:
+        container = engine.client.containers.create(image_id, name=name, labels=labels, detach=True, **kwargs)
+    except docker.errors.ImageNotFound:
+        raise ContainerError(f"engine {engine.endpoint} does not hold image {image_id}") from None
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"the engine refused to create the container: {_api_reason(exc)}",
+                             hint=_create_hint(exc, engine)) from None
+    except (TypeError, ValueError) as exc:
+        raise ContainerError(f"run options rejected by the Docker SDK: {exc}",
+                             hint="keys under run: take the values docker.containers.run() takes") from None
+    return Started(id=str(container.id), name=name)
+
+
+def start(engine: Engine, started: Started) -> None:
+    try:
+        engine.client.api.start(started.id)
+    except docker.errors.APIError as exc:
+        raise ContainerError(f"the container did not start: {_api_reason(exc)}",
+                             hint=_create_hint(exc, engine)) from None
+
+
+def _api_reason(exc: docker.errors.APIError) -> str:
+    return str(exc.explanation or exc).strip()
+
+
+def _create_hint(exc: docker.errors.APIError, engine: Engine) -> str | None:
+    text = str(exc.explanation or exc).lower()
+    if "runtime" in text:
+        return "this engine offers the runtimes: " + (", ".join(engine.info.runtimes) or "(none reported)")
+    if "executable file not found" in text or "no such file" in text:
+        return "the image has no such command; set run.command to a program the image has"
+    return None
+
+
+def exit_state(engine: Engine, container_id: str) -> ExitState | None:
+    """None while the container runs; otherwise its exit status and last log lines."""
+    try:
+        attrs = engine.client.api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return ExitState("removed", None, False, "the container was removed by someone else", "")
+    state = attrs.get("State") or {}
+    if state.get("Running") and not state.get("Restarting"):
+        return None
+    return ExitState(
+        status=str(state.get("Status") or "exited"), exit_code=state.get("ExitCode"),
+        oom_killed=bool(state.get("OOMKilled")), error=str(state.get("Error") or ""),
+        logs=tail_logs(engine, container_id),
+    )
+
+
+def tail_logs(engine: Engine, container_id: str, lines: int = LOG_TAIL) -> str:
+    try:
+        raw = engine.client.api.logs(container_id, stdout=True, stderr=True, tail=lines)
+    except (docker.errors.DockerException, requests.RequestException):
+        return ""
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def ensure_running(engine: Engine, started: Started, when: str) -> None:
+    state = exit_state(engine, started.id)
+    if state is not None:
+        raise ContainerError(f"the container stopped {when}: {state.describe()}",
+                             hint="the image's command must keep running; set run.command (e.g. sleep infinity) "
+                                  "for images that exit at once")
+
+
+def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: threading.Event) -> float:
+    """Block until the readiness condition holds; returns the seconds waited. Stops early on cancel."""
+    began = time.monotonic()
+    if wait is None:
+        ensure_running(engine, started, "right after start")
+        return 0.0
+    session = ExecSession(engine.client.api, started.id)
+    deadline = began + wait.timeout
+    last_reason = ""
+    while True:
+        ensure_running(engine, started, f"while waiting for {wait.kind}")
+        ready, last_reason = _check(engine, started, wait, session)
+        if ready:
+            return time.monotonic() - began
+        if time.monotonic() >= deadline:
+            raise ContainerError(
+                f"not ready after {wait.timeout:g}s waiting for {_describe(wait)}"
+                + (f" ({last_reason})" if last_reason else "")
+                + _logs_suffix(engine, started),
+                hint="raise wait_for.timeout, or check that the service starts under this environment's profile",
+            )
+        if cancel.wait(wait.interval):
+            raise ContainerError("cancelled while waiting for readiness")
+
+
+def _describe(wait: WaitFor) -> str:
+    if wait.port is not None:
+        return f"port {wait.port} to listen"
+    if wait.healthcheck:
+        return "the healthcheck to pass"
+    if wait.log is not None:
+        return f"log line {wait.log!r}"
+    return f"command {wait.command!r} to succeed"
+
+
+def _logs_suffix(engine: Engine, started: Started) -> str:
+    logs = tail_logs(engine, started.id)
+    return ("\nlast log lines:\n" + "\n".join("  | " + ln for ln in logs.rstrip().splitlines())) if logs.strip() else ""
+
+
+def _check(engine: Engine, started: Started, wait: WaitFor, session: ExecSession) -> tuple[bool, str]:
+    try:
+        if wait.port is not None:
+            result = session.run_argv(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+            if result.rc not in (0, 1) and not result.stdout:
+                reason = result.stderr.decode(errors="replace")[:200]
+                return False, "cannot read /proc/net/tcp in the container: " + reason
+            return listening(result.stdout.decode("ascii", "replace"), wait.port), ""
+        if wait.healthcheck:
+            attrs = engine.client.api.inspect_container(started.id)
+            health = (attrs.get("State") or {}).get("Health")
+            if health is None:
+                raise ContainerError("wait_for.healthcheck is set but the image defines no HEALTHCHECK",
+                                     hint="add HEALTHCHECK to the image, set run.healthcheck, or wait for a port")
+            status = str(health.get("Status"))
+            return status == "healthy", f"health is {status}"
+        if wait.log is not None:
+            logs = engine.client.api.logs(started.id, stdout=True, stderr=True)
+            return wait.log.encode() in logs, ""
+        assert wait.command is not None
+        result = session.run(wait.command)
+        return result.rc == 0, f"last exit code {result.rc}"
+    except docker.errors.APIError as exc:
+        return False, short_reason(exc)
+
+
+def listening(proc_net_tcp: str, port: int) -> bool:
+    """Whether /proc/net/tcp{,6} text shows a socket in LISTEN state (0A) on `port`."""
+    want = f"{port:04X}"
+    for line in proc_net_tcp.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and ":" in fields[1] and fields[1].rsplit(":", 1)[1] == want and fields[3] == "0A":
+            return True
+    return False
+
+
+def remove(engine: Engine, container_id: str) -> None:
+    """Force-remove a container and its anonymous volumes; already gone is fine."""
+    try:
+        engine.client.api.remove_container(container_id, force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if "already in progress" not in str(exc):
+            raise
+
+
+def find_leftovers(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
+    """porttest-labelled containers on an engine (optionally of one run); nothing without the label."""
+    label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
+    found = engine.client.api.containers(all=True, filters={"label": label})
+    return [c for c in found if LABEL_RUN in (c.get("Labels") or {})]

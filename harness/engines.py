@@ -1,0 +1,146 @@
+"""One Docker SDK client per environment: local socket/DOCKER_HOST, tcp:// with mutual TLS, ssh://."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import docker.tls
+import docker.utils
+import requests
+
+from harness.config import EngineSpec
+from harness.errors import EngineError
+
+_PROBE_API_VERSION = "1.24"
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What an engine says about itself; recorded per environment."""
+
+    id: str
+    name: str
+    kind: str
+    version: str
+    api_version: str
+    os: str
+    os_type: str
+    arch: str
+    kernel: str
+    cgroup_version: str
+    runtimes: tuple[str, ...]
+    default_runtime: str
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "version": self.version, "api_version": self.api_version, "os": self.os,
+            "os_type": self.os_type, "arch": self.arch, "kernel": self.kernel, "cgroup_version": self.cgroup_version,
+            "runtimes": list(self.runtimes), "default_runtime": self.default_runtime, "name": self.name,
+        }
+
+
+@dataclass
+class Engine:
+    """A connected engine: the SDK client, where it is, and its facts."""
+
+    client: docker.DockerClient
+    endpoint: str
+    info: EngineInfo
+    spec: EngineSpec = field(default_factory=EngineSpec)
+
+    def close(self) -> None:
+        # Closing a dead connection must not mask the real error.
+        with contextlib.suppress(Exception):
+            self.client.close()
+
+
+def client_kwargs(spec: EngineSpec) -> dict[str, Any]:
+    """DockerClient keyword arguments for a spec, checking certificate files first."""
+    kwargs: dict[str, Any]
+    if spec.host is None:
+        kwargs = dict(docker.utils.kwargs_from_env())
+        kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
+        return kwargs
+    kwargs = {"base_url": spec.host}
+    if spec.host.startswith("ssh://"):
+        kwargs["use_ssh_client"] = True
+    tls = spec.tls
+    if tls:
+        for label, path in (("ca_cert", tls.ca_cert), ("client_cert", tls.client_cert), ("client_key", tls.client_key)):
+            if path is not None and not os.access(path, os.R_OK):
+                raise EngineError(f"engine.tls.{label}: cannot read {path}",
+                                  hint="check the path (relative to the file that names it) and its permissions")
+        kwargs["tls"] = docker.tls.TLSConfig(
+            client_cert=(str(tls.client_cert), str(tls.client_key)) if tls.client_cert else None,
+            ca_cert=str(tls.ca_cert) if tls.ca_cert and tls.verify else None,
+            verify=tls.verify,
+        )
+    return kwargs
+
+
+def _client(kwargs: dict[str, Any], version: str, timeout: float | None) -> docker.DockerClient:
+    client = docker.DockerClient(**kwargs, version=version, timeout=timeout)
+    # REQUESTS_CA_BUNDLE and friends would replace the engine's CA with the system bundle; the engine's own
+    # TLS settings must win, so the environment is not consulted for this session.
+    client.api.trust_env = False
+    return client
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in text.split(".") if p.isdigit())
+
+
+def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
+    """Connect, negotiate the API version and read the engine's facts; EngineError with the reason otherwise."""
+    kwargs = client_kwargs(spec)
+    endpoint = str(kwargs.get("base_url"))
+    wait = spec.timeout if timeout is None else timeout
+    try:
+        probe = _client(kwargs, _PROBE_API_VERSION, min(wait, 15.0))
+        try:
+            version = probe.version()
+        finally:
+            probe.close()
+        api = min(_version_tuple(version.get("ApiVersion", "1.24")),
+                  _version_tuple(docker.constants.DEFAULT_DOCKER_API_VERSION))
+        client = _client(kwargs, ".".join(map(str, api)), wait)
+        info = client.info()
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise EngineError(f"cannot reach engine {endpoint}: {short_reason(exc)}", hint=_hint_for(exc, spec)) from None
+    components = {c.get("Name", "") for c in version.get("Components") or []}
+    kind = "podman" if any("podman" in c.lower() for c in components) else "docker"
+    runtimes = tuple(sorted((info.get("Runtimes") or {}).keys()))
+    facts = EngineInfo(
+        id=str(info.get("ID") or ""), name=str(info.get("Name") or ""), kind=kind,
+        version=str(version.get("Version") or ""), api_version=".".join(map(str, api)),
+        os=str(info.get("OperatingSystem") or ""), os_type=str(info.get("OSType") or ""),
+        arch=str(info.get("Architecture") or ""), kernel=str(info.get("KernelVersion") or ""),
+        cgroup_version=str(info.get("CgroupVersion") or ""), runtimes=runtimes,
+        default_runtime=str(info.get("DefaultRuntime") or ""),
+    )
+    return Engine(client=client, endpoint=endpoint, info=facts, spec=spec)
+
+
+def short_reason(exc: BaseException) -> str:
+    """The innermost useful line of an SDK/requests error, without urllib3's object reprs."""
+    text = str(exc)
+    for marker in ("Connection refused", "No such file or directory", "Name or service not known",
+                   "certificate verify failed", "timed out", "Permission denied", "wrong version number",
+                   "Connection reset", "Temporary failure in name resolution", "tlsv1 alert", "sslv3 alert"):
+        if marker.lower() in text.lower():
+            return marker
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _hint_for(exc: BaseException, spec: EngineSpec) -> str:
+    text = str(exc).lower()
+    if "certificate" in text or "ssl" in text or "tls" in text:
+        return "check engine.tls: the CA must have signed the engine's certificate, and the client pair must match"
+    if spec.host is None:
+        return "is the Docker engine running? check DOCKER_HOST or /var/run/docker.sock"
+    return f"is the engine at {spec.host} running and reachable from here?"

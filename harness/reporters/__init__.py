@@ -1,0 +1,1 @@
+"""Pure renderers: RunResult in, text out. Reporters never run anything."""

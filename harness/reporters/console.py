@@ -1,0 +1,126 @@
+"""The terminal report: environments, the tests x environments matrix, divergences, and the verdict line."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.results import RunResult, TestRow
+
+LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
+          "xpassed": "XPASS", "missing": "-"}
+STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "red bold", "xfailed": "yellow",
+          "xpassed": "yellow", "missing": "dim"}
+VERDICT_TEXT = {
+    "parity": "PARITY: every test behaved the same in every environment",
+    "failed": "FAILED: the suites failed, the same way in every environment",
+    "diverged": "DIVERGED: some tests behave differently between environments",
+    "error": "ERROR: an environment could not be set up or was lost",
+}
+
+
+def short_id(image_id: str | None) -> str:
+    return image_id.split(":", 1)[-1][:12] if image_id else "-"
+
+
+def render(result: RunResult, color: bool = False, width: int = 120) -> str:
+    """The whole report as text; without colour, markers (PASS/FAIL, '!=') carry the meaning."""
+    buf = StringIO()
+    console = Console(file=buf, width=width, color_system="standard" if color else None, force_terminal=color,
+                      no_color=not color, highlight=False, emoji=False, soft_wrap=False)
+    image = result.image
+    console.print(Text.assemble(("image ", "bold"), image.ref or "-", "  id ", short_id(image.id),
+                                ("  digest " + image.digest) if image.digest else "", f"  run {result.run_id or '-'}"))
+    for warning in result.warnings:
+        console.print(Text("warning: " + warning, style="yellow"))
+    console.print(_environments(result))
+    for env in result.environments.values():
+        if env.status == "error":
+            console.print(Text(f"{env.name}: error during {env.phase or '?'}: {env.error}", style="red"))
+            if env.hint:
+                console.print(Text(f"{env.name}: hint: {env.hint}"))
+    if result.tests:
+        console.print(_matrix(result))
+    divergent = result.divergent
+    if divergent:
+        console.print(Text("Divergences", style="bold"))
+        for row in divergent:
+            console.print(Text("  != " + row.id, style="red bold"))
+            for env_name, outcome in row.outcomes.items():
+                message = row.messages.get(env_name, "")
+                console.print(Text(f"     {env_name}: {outcome}" + (f": {_one_line(message)}" if message else "")))
+    failing = [row for row in result.tests if row.same and set(row.outcomes.values()) & {"failed", "error"}]
+    if failing:
+        console.print(Text("Failures (the same in every environment)", style="bold"))
+        for row in failing:
+            message = next(iter(row.messages.values()), "")
+            console.print(Text(f"  x  {row.id}" + (f": {_one_line(message)}" if message else ""), style="red"))
+    console.print(Text(_verdict_line(result), style=_verdict_style(result.verdict)))
+    return buf.getvalue()
+
+
+def _environments(result: RunResult) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, title=None, show_edge=False, pad_edge=False)
+    for heading in ("environment", "status", "engine", "image id", "ship", "tests", "time"):
+        table.add_column(heading, overflow="fold")
+    for env in result.environments.values():
+        engine = env.engine
+        engine_text = f"{engine.get('kind', '')} {engine.get('version', '')}".strip() or "-"
+        counts = _counts(env.tests) if env.status == "ok" else "-"
+        ship = f"{env.ship.mode}" if env.ship else "-"
+        table.add_row(env.name, Text(env.status.upper() if env.status == "error" else env.status,
+                                     style="red" if env.status == "error" else "green"),
+                      engine_text, short_id(env.image_id), ship, counts, f"{env.duration:.1f}s")
+    return table
+
+
+def _counts(tests: tuple[object, ...]) -> str:
+    outcomes = [getattr(t, "outcome", "") for t in tests]
+    passed = outcomes.count("passed")
+    return f"{passed}/{len(outcomes)} passed"
+
+
+def _matrix(result: RunResult) -> Table:
+    names = [n for n, e in result.environments.items() if e.status == "ok"]
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    table.add_column("", width=2, no_wrap=True)
+    table.add_column("test", overflow="fold", ratio=1)
+    for name in names:
+        table.add_column(name, no_wrap=True)
+    for row in result.tests:
+        cells = [_cell(row, name) for name in names]
+        marker = Text("!=", style="red bold") if not row.same else Text("")
+        table.add_row(marker, Text(row.id, style="" if row.same else "bold"), *cells)
+    return table
+
+
+def _cell(row: TestRow, env: str) -> Text:
+    outcome = row.outcomes.get(env, "missing")
+    return Text(LABELS[outcome], style=STYLES[outcome])
+
+
+def _one_line(message: str, limit: int = 200) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _verdict_line(result: RunResult) -> str:
+    total = len(result.tests)
+    detail = ""
+    if result.verdict == "diverged":
+        detail = f" ({len(result.divergent)} of {total} tests differ)"
+    elif result.verdict == "error":
+        bad = [n for n, e in result.environments.items() if e.status == "error"]
+        detail = f" ({', '.join(bad)})"
+    elif total:
+        detail = f" ({total} tests x {len(result.environments)} environments)"
+    prefix = "INTERRUPTED; " if result.interrupted else ""
+    return f"verdict: {prefix}{VERDICT_TEXT[result.verdict]}{detail} [exit {result.exit_code}]"
+
+
+def _verdict_style(verdict: str) -> str:
+    return {"parity": "green bold", "failed": "red bold", "diverged": "red bold", "error": "red bold"}[verdict]

@@ -1,0 +1,282 @@
+"""Run every cell in parallel: connect -> ship -> start -> ready -> pytest child -> collect; teardown always."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import container as containers
+from harness.child_spec import ChildSpec
+from harness.engines import Engine, connect
+from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
+from harness.image import ResolvedImage, ship
+from harness.plan import Cell, Plan
+from harness.results import EnvironmentResult, TestRecord
+
+log = logging.getLogger("porttest")
+
+PHASES = ("connect", "ship", "start", "ready", "tests", "teardown")
+CHILD_LOG_TAIL = 30
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A phase change (or test count) in one environment, for live display."""
+
+    environment: str
+    phase: str
+    detail: str = ""
+
+
+OnProgress = Callable[[Progress], None]
+
+
+@dataclass
+class Tracker:
+    """Everything a run started that must be undone: containers on engines and pytest children."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    containers: dict[str, tuple[Engine, str]] = field(default_factory=dict)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def add_container(self, env: str, engine: Engine, container_id: str) -> None:
+        with self.lock:
+            self.containers[env] = (engine, container_id)
+
+    def drop_container(self, env: str) -> tuple[Engine, str] | None:
+        with self.lock:
+            return self.containers.pop(env, None)
+
+    def add_child(self, env: str, proc: subprocess.Popen[bytes]) -> None:
+        with self.lock:
+            self.children[env] = proc
+
+    def drop_child(self, env: str) -> None:
+        with self.lock:
+            self.children.pop(env, None)
+
+    def abort(self) -> None:
+        """Cancel: stop our own children by PID, then force-remove our containers (any thread may call this)."""
+        self.cancel.set()
+        with self.lock:
+            children = list(self.children.values())
+            owned = list(self.containers.items())
+        for proc in children:
+            if proc.poll() is None:
+                proc.kill()
+        for env, (engine, cid) in owned:
+            try:
+                containers.remove(engine, cid)
+            except Exception as exc:  # noqa: BLE001 - keep removing the others
+                log.warning("could not remove container %s of %s: %s", cid[:12], env, exc)
+            self.drop_container(env)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every cell shares: the run, the image, the local engine, and where to put files."""
+
+    run_id: str
+    image: ResolvedImage
+    source: Engine
+    workdir: Path
+    base_dir: Path
+    tracker: Tracker
+    on_progress: OnProgress
+
+
+def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult], Interrupted | None]:
+    """Run all cells at once; on Ctrl-C/SIGTERM abort (children stopped, containers removed), return what finished."""
+    results: dict[str, EnvironmentResult] = {}
+    interrupted: Interrupted | None = None
+    pool = ThreadPoolExecutor(max_workers=max(1, len(plan.cells)), thread_name_prefix="porttest-env")
+    futures: dict[Future[EnvironmentResult], Cell] = {pool.submit(run_cell, cell, ctx): cell for cell in plan.cells}
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[futures[future].id] = future.result()
+    except Interrupted as signal_:
+        interrupted = signal_
+        ctx.tracker.abort()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if interrupted is not None:
+        for future, cell in futures.items():
+            if cell.id not in results and future.done() and not future.cancelled():
+                finished = future.result()
+                results[cell.id] = finished.model_copy(update={"status": "error", "phase": "interrupted",
+                                                               "error": f"interrupted by {interrupted.signal_name}"})
+    return {cell.id: results[cell.id] for cell in plan.cells if cell.id in results}, interrupted
+
+
+def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
+    """One environment from connect to teardown; any expected failure becomes this environment's error."""
+    env = cell.environment
+    began = time.monotonic()
+    phase = "connect"
+    engine: Engine | None = None
+    record: dict[str, object] = {"name": env.name}
+
+    def enter(name: str, detail: str = "") -> None:
+        nonlocal phase
+        if ctx.tracker.cancel.is_set():
+            raise ContainerError("cancelled")
+        phase = name
+        ctx.on_progress(Progress(env.name, name, detail))
+
+    try:
+        enter("connect", env.engine.host or "local engine")
+        engine = connect(env.engine)
+        record["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
+        enter("ship", env.ship)
+        shipped = ship(ctx.source, engine, ctx.image, env.ship)
+        record["ship"] = shipped
+        enter("start")
+        started = containers.create(engine, env, ctx.image.id, ctx.run_id)
+        ctx.tracker.add_container(env.name, engine, started.id)
+        record["container"] = started.name
+        containers.start(engine, started)
+        record["image_id"] = str(engine.client.api.inspect_container(started.id)["Image"])
+        enter("ready", env.wait_for.kind if env.wait_for else "")
+        containers.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
+        enter("tests")
+        tests = _run_suites(cell, ctx, engine, started)
+        state = containers.exit_state(engine, started.id)
+        if state is not None:
+            raise ContainerError(f"the container stopped during the suites: {state.describe()}",
+                                 hint="see the exit reason above; the tests' own results are not trusted after this")
+        record["tests"] = tests
+        status = "ok"
+    except PorttestError as exc:
+        status = "error"
+        record.update(error=exc.message, hint=exc.hint, phase=phase)
+    except Exception as exc:  # a bug: keep the traceback, but let the other environments finish
+        log.exception("internal error in environment %s during %s", env.name, phase)
+        status = "error"
+        record.update(error=f"internal error during {phase}: {type(exc).__name__}: {exc}", phase=phase,
+                      hint="this is a porttest bug; please report it with the traceback above")
+    finally:
+        ctx.on_progress(Progress(env.name, "teardown"))
+        owned = ctx.tracker.drop_container(env.name)
+        if owned is not None:
+            try:
+                containers.remove(*owned)
+            except Exception as exc:  # noqa: BLE001
+                record.setdefault("notes", (f"container {owned[1][:12]} could not be removed: {exc}",))
+        if engine is not None:
+            engine.close()
+    result = EnvironmentResult(status=status, duration=round(time.monotonic() - began, 3), **record)  # type: ignore[arg-type]
+    ctx.on_progress(Progress(env.name, "done" if status == "ok" else "error", result.error or ""))
+    return result
+
+
+def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> tuple[TestRecord, ...]:
+    env = cell.environment
+    records = ctx.workdir / f"{env.name}.records.jsonl"
+    spec_path = ctx.workdir / f"{env.name}.child.json"
+    ini = ctx.workdir / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    ChildSpec(
+        environment=env.name, engine=env.engine.model_dump(mode="json"), container_id=started.id,
+        container_name=started.name, image_id=ctx.image.id,
+        profile=env.model_dump(mode="json", exclude={"name"}), records=str(records), run_id=ctx.run_id,
+    ).write(spec_path)
+    argv = [
+        sys.executable, "-m", "pytest", *map(str, cell.suites),
+        "-p", "harness.pytest_plugin", "--porttest-child", str(spec_path),
+        "-p", "no:testinfra", "-p", "no:cacheprovider",
+        "--rootdir", str(ctx.base_dir), "-c", str(ini),
+        "--continue-on-collection-errors", "-q", "--color=no", "-rN", "--tb=short",
+    ]
+    log_path = ctx.workdir / f"{env.name}.pytest.log"
+    with open(log_path, "wb") as out:
+        # A new session keeps the terminal's Ctrl-C away from the child; the parent stops it by PID.
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ctx.base_dir,
+                                start_new_session=True, env=_child_env())
+        ctx.tracker.add_child(env.name, proc)
+        try:
+            rc = _follow(proc, records, env.name, env.timeout, ctx)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            ctx.tracker.drop_child(env.name)
+    _, tests = read_records(records)
+    if ctx.tracker.cancel.is_set():
+        raise ContainerError("cancelled during the suites")
+    if rc not in (0, 1, 5):
+        raise SuiteError(f"pytest ended with exit code {rc}:\n{_tail(log_path)}",
+                         hint=f"the whole log is in {log_path}" if os.environ.get("PORTTEST_KEEP") else None)
+    if not tests:
+        raise SuiteError("the suites collected no tests", hint="check the suite paths and file names (test_*.py)")
+    return tests
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: float, ctx: RunContext) -> int:
+    """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
+    deadline = time.monotonic() + timeout
+    seen = -1
+    while True:
+        rc = proc.poll()
+        collected, tests = read_records(records) if records.exists() else (None, ())
+        if collected is not None and len(tests) != seen:
+            seen = len(tests)
+            ctx.on_progress(Progress(env, "tests", f"{seen}/{collected}"))
+        if rc is not None:
+            return rc
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SuiteError(f"the suites did not finish within {timeout:g}s",
+                             hint="raise the environment's `timeout`, or look for a hanging command")
+        if ctx.tracker.cancel.wait(0.1):
+            proc.kill()
+            return proc.wait()
+
+
+def read_records(path: Path) -> tuple[int | None, tuple[TestRecord, ...]]:
+    """The child's JSON-lines file: a collected count, then one record per finished test."""
+    collected = None
+    tests: dict[str, TestRecord] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ()
+    for line in text.splitlines():
+        if not line.endswith("}"):
+            continue  # a line still being written
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if data.get("kind") == "collected":
+            collected = int(data["count"])
+        elif data.get("kind") == "test":
+            tests[data["id"]] = TestRecord.model_validate(data)
+    return collected, tuple(tests.values())
+
+
+def _tail(path: Path, lines: int = CHILD_LOG_TAIL) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join("  | " + ln for ln in text.rstrip().splitlines()[-lines:])

@@ -1,0 +1,146 @@
+"""Real engines for integration tests: the machine's engine, base images, and a second dockerd over mutual TLS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from tests.lab.tls_engine import TLSEngine
+
+REPO = Path(__file__).resolve().parents[2]
+BUSYBOX = "porttest-base/busybox:latest"
+DEBIAN = "porttest-base/debian:bookworm"
+LABEL = "io.porttest.run"
+_lab_engines: list[TLSEngine] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def engine() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no engine on this machine"
+        pytest.skip(f"no Docker engine answers: {exc}")
+    return client
+
+
+@pytest.fixture(scope="session")
+def base_images(engine: docker.DockerClient) -> dict[str, str]:
+    """The local base images (.ci/run builds them; built here too when missing)."""
+    missing = [ref for ref in (BUSYBOX, DEBIAN) if not engine.images.list(name=ref)]
+    if missing:
+        subprocess.run(["bash", str(REPO / "scripts" / "build-base-images.sh")], check=True)
+    return {"busybox": BUSYBOX, "debian": DEBIAN}
+
+
+@pytest.fixture(scope="session")
+def tls_engine(base_images: dict[str, str]) -> Iterator[TLSEngine]:
+    """A second dockerd on 127.0.0.1 with mutual TLS; stopped by its PID at the end of the session."""
+    lab = TLSEngine().start()
+    _lab_engines.append(lab)
+    try:
+        yield lab
+    finally:
+        leftovers = _porttest_containers(_client_for(lab))
+        lab.stop()
+        assert not leftovers, f"porttest containers left on the TLS engine: {leftovers}"
+
+
+def _client_for(lab: TLSEngine) -> docker.DockerClient:
+    tls = docker.tls.TLSConfig(client_cert=(str(lab.certs.client_cert), str(lab.certs.client_key)),
+                               ca_cert=str(lab.certs.ca_cert), verify=True)
+    client = docker.DockerClient(base_url=lab.host, tls=tls, version="1.41")
+    client.api.trust_env = False
+    return client
+
+
+@pytest.fixture(scope="session")
+def tls_client(tls_engine: TLSEngine) -> docker.DockerClient:
+    return _client_for(tls_engine)
+
+
+def _porttest_containers(client: docker.DockerClient) -> list[str]:
+    try:
+        return [c.name for c in client.containers.list(all=True, filters={"label": LABEL})]
+    except Exception:  # noqa: BLE001 - an engine a test killed on purpose has nothing left to check
+        return []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Session-end check: no porttest-labelled container on the machine's engine."""
+    yield
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception:  # noqa: BLE001
+        return
+    leftovers = _porttest_containers(client)
+    for name in leftovers:
+        client.containers.get(name).remove(force=True)
+    assert not leftovers, f"porttest containers left on the local engine: {leftovers}"
+
+
+@dataclass
+class Ran:
+    """A finished `porttest` CLI process and its results JSON (when one was written)."""
+
+    rc: int
+    stdout: str
+    stderr: str
+    results: dict[str, Any] | None
+
+    def outcomes(self, test_suffix: str) -> dict[str, str]:
+        assert self.results is not None
+        rows = [t for t in self.results["tests"] if t["id"].endswith(test_suffix)]
+        assert len(rows) == 1, f"{test_suffix}: {[t['id'] for t in self.results['tests']]}"
+        return dict(rows[0]["outcomes"])
+
+    def row(self, test_suffix: str) -> dict[str, Any]:
+        assert self.results is not None
+        return next(t for t in self.results["tests"] if t["id"].endswith(test_suffix))
+
+    def explain(self) -> str:
+        return f"rc={self.rc}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+
+def porttest(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300) -> Ran:
+    """Run the real CLI in a child process, as a user would."""
+    json_path = None
+    if args and args[0] == "run" and "--json" not in args:
+        json_path = Path(cwd or REPO) / f"results-{os.getpid()}-{len(args)}.json"
+        args = (*args, "--json", str(json_path))
+    elif "--json" in args:
+        json_path = Path(args[args.index("--json") + 1])
+        if not json_path.is_absolute():
+            json_path = Path(cwd or REPO) / json_path
+    proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd or REPO, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1", **(env or {})})
+    results = json.loads(json_path.read_text()) if json_path and json_path.exists() else None
+    return Ran(proc.returncode, proc.stdout, proc.stderr, results)
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+SLEEPER = '["sleep", "3600"]'

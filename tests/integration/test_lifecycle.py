@@ -1,0 +1,187 @@
+"""Container lifecycle on the real engine: readiness, dying containers, labels, clean, interrupts."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.integration.conftest import LABEL, REPO, SLEEPER, porttest, write
+
+SHELL_SUITE = "def test_shell(host):\n    assert host.run('true').rc == 0\n"
+
+
+def _matrix(folder: Path, image: str, env_body: str, suite: str = SHELL_SUITE) -> Path:
+    write(folder, "suites/test_it.py", suite)
+    return write(folder, "matrix.yaml", f"""
+        version: 1
+        image: {image}
+        suites: [suites]
+        environments:
+          only:
+        {env_body}
+    """)
+
+
+@pytest.mark.parametrize("wait_for", [
+    '{port: 7777, timeout: 20}',
+    '{log: "serving now", timeout: 20}',
+    '{command: "test -e /tmp/ready", timeout: 20}',
+])
+def test_wait_for_kinds_become_ready(tmp_path: Path, base_images: dict[str, str], wait_for: str) -> None:
+    command = '["sh", "-c", "sleep 1; touch /tmp/ready; echo serving now; exec nc -ll -p 7777 -e cat"]'
+    _matrix(tmp_path, base_images["busybox"], f"""
+            run: {{command: {command}}}
+            wait_for: {wait_for}
+    """, suite="def test_ready_marker(host):\n    assert host.file('/tmp/ready').exists\n")
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 0, ran.explain()
+    assert ran.outcomes("test_ready_marker") == {"only": "passed"}
+
+
+def test_wait_for_healthcheck(tmp_path: Path, base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], """
+            run:
+              command: ["sh", "-c", "sleep 1; touch /tmp/healthy; sleep 3600"]
+              healthcheck: {test: ["CMD", "test", "-e", "/tmp/healthy"], interval: 200000000, retries: 50}
+            wait_for: {healthcheck: true, timeout: 30}
+    """)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 0, ran.explain()
+
+
+def test_readiness_timeout_is_an_environment_error(tmp_path: Path, base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], f"""
+            run: {{command: {SLEEPER}}}
+            wait_for: {{port: 9, timeout: 1.5}}
+    """)
+    began = time.monotonic()
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    assert time.monotonic() - began < 30
+    env = ran.results["environments"]["only"]  # type: ignore[index]
+    assert env["phase"] == "ready" and "not ready after 1.5s" in env["error"] and "port 9" in env["error"]
+
+
+def test_container_that_exits_at_start_reports_exit_code_and_logs(tmp_path: Path, base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], """
+            run: {command: ["sh", "-c", "echo missing config file >&2; exit 3"]}
+            wait_for: {port: 8080, timeout: 20}
+    """)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    env = ran.results["environments"]["only"]  # type: ignore[index]
+    assert "exit code 3" in env["error"] and "missing config file" in env["error"]
+
+
+def test_container_dying_during_the_suites_becomes_an_environment_error(tmp_path: Path,
+                                                                         base_images: dict[str, str]) -> None:
+    command = '["sh", "-c", "while [ ! -e /tmp/die ]; do sleep 0.1; done; echo going down; exit 7"]'
+    suite = '''
+        import time
+
+        def test_trigger(host):
+            host.run("touch /tmp/die")
+            time.sleep(1.5)
+
+        def test_after(host):
+            assert host.run("true").rc == 0
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {command}}}\n", suite=suite)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    env = ran.results["environments"]["only"]  # type: ignore[index]
+    assert env["status"] == "error" and env["phase"] == "tests"
+    assert "exit code 7" in env["error"] and "going down" in env["error"]
+
+
+def test_containers_are_labelled_and_removed(tmp_path: Path, engine: docker.DockerClient,
+                                             base_images: dict[str, str]) -> None:
+    suite = '''
+        def test_labels(host, environment):
+            assert environment.name == "only"
+            assert environment.run["command"] == ["sleep", "3600"]
+            assert environment.image_id.startswith("sha256:")
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}, labels: {{team: qa}}}}\n",
+            suite=suite)
+    seen: dict[str, str] = {}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not seen:
+        for c in engine.containers.list(all=True, filters={"label": LABEL}):
+            if c.labels.get("io.porttest.environment") == "only" and c.labels.get("team") == "qa":
+                seen = dict(c.labels)
+        time.sleep(0.05)
+    proc.communicate(timeout=120)
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert proc.returncode == 0
+    assert seen.get(LABEL) == results["run_id"] and seen.get("io.porttest.created")
+    assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={results['run_id']}"})
+
+
+def test_clean_removes_only_porttest_containers(tmp_path: Path, engine: docker.DockerClient,
+                                                base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], "            run: {command: [sleep, '1']}\n")
+    mine = engine.containers.create(base_images["busybox"], ["sleep", "60"], labels={"team": "not-porttest"})
+    leftover = engine.containers.create(base_images["busybox"], ["sleep", "60"],
+                                        labels={LABEL: "20200101000000-abcdef", "io.porttest.environment": "x"})
+    try:
+        dry = porttest("clean", "matrix.yaml", "--dry-run", cwd=tmp_path)
+        assert dry.rc == 0 and leftover.id[:12] in dry.stdout and mine.id[:12] not in dry.stdout
+        engine.containers.get(leftover.id)  # still there after a dry run
+        done = porttest("clean", "matrix.yaml", cwd=tmp_path)
+        assert done.rc == 0 and "1 container(s) removed" in done.stdout, done.explain()
+        with pytest.raises(docker.errors.NotFound):
+            engine.containers.get(leftover.id)
+        assert engine.containers.get(mine.id).labels == {"team": "not-porttest"}
+    finally:
+        mine.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            leftover.remove(force=True)
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Path, engine: docker.DockerClient,
+                                                                   base_images: dict[str, str],
+                                                                   sig: signal.Signals, code: int) -> None:
+    suite = '''
+        import time
+
+        def test_quick(host):
+            assert host.run("true").rc == 0
+
+        def test_slow(host):
+            time.sleep(60)
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 60
+    running: list[docker.models.containers.Container] = []
+    while time.monotonic() < deadline and not running:
+        running = [c for c in engine.containers.list(filters={"label": LABEL})
+                   if c.labels.get("io.porttest.environment") == "only"]
+        time.sleep(0.1)
+    assert running, "the run never started its container"
+    run_id = running[0].labels[LABEL]
+    time.sleep(2.0)  # into the suites
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, (out, err)
+    assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["interrupted"] is True
+    assert results["environments"]["only"]["status"] == "error"
+    assert "interrupted" in results["environments"]["only"]["error"]
+    assert b"Traceback" not in err

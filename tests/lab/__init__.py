@@ -1,0 +1,1 @@
+"""A local lab of real engines for porttest's tests and for trying remote features on one machine."""

@@ -1,0 +1,195 @@
+"""A second, independent dockerd over mutual TLS on loopback, with its own bridge, data root and certificates."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import trustme
+
+LAB_ROOT = Path(os.environ.get("PORTTEST_LAB_ROOT", "/tmp/porttest-lab"))
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    ca_cert: Path
+    client_cert: Path
+    client_key: Path
+    server_cert: Path
+    server_key: Path
+
+
+def make_certs(folder: Path, hostnames: tuple[str, ...] = ("127.0.0.1", "localhost")) -> TLSFiles:
+    """A fresh CA, a server certificate for loopback and a client certificate, written as PEM files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    server = ca.issue_cert(*hostnames)
+    client = ca.issue_cert("porttest-client")
+    files = TLSFiles(folder / "ca.pem", folder / "cert.pem", folder / "key.pem",
+                     folder / "server-cert.pem", folder / "server-key.pem")
+    ca.cert_pem.write_to_path(str(files.ca_cert))
+    client.cert_chain_pems[0].write_to_path(str(files.client_cert))
+    client.private_key_pem.write_to_path(str(files.client_key))
+    server.cert_chain_pems[0].write_to_path(str(files.server_cert))
+    server.private_key_pem.write_to_path(str(files.server_key))
+    for path in (files.client_key, files.server_key):
+        path.chmod(0o600)
+    return files
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(*argv: str) -> None:
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+class TLSEngine:
+    """Start with start(), stop with stop(): the daemon is stopped by its own PID, its bridge deleted."""
+
+    def __init__(self, slot: int | None = None, storage_driver: str | None = None,
+                 daemon_config: dict[str, object] | None = None) -> None:
+        LAB_ROOT.mkdir(parents=True, exist_ok=True)
+        self.slot, self._slot_lock = _claim_slot(slot)
+        self.bridge = f"ptlab{self.slot}"
+        self.subnet = f"172.31.{250 - self.slot}.1/24"
+        self.dir = Path(tempfile.mkdtemp(prefix=f"engine{self.slot}-", dir=LAB_ROOT))
+        self.port = free_port()
+        self.host = f"tcp://127.0.0.1:{self.port}"
+        self.certs = make_certs(self.dir / "certs")
+        self.storage_driver = storage_driver or _main_storage_driver()
+        self.daemon_config = dict(daemon_config or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.dir / "dockerd.log"
+
+    def start(self, timeout: float = 30.0) -> TLSEngine:
+        self._bridge_up()
+        config = dict(self.daemon_config)
+        if self.storage_driver:
+            config.setdefault("storage-driver", self.storage_driver)
+        (self.dir / "daemon.json").write_text(json.dumps(config))
+        argv = [
+            shutil.which("dockerd") or "/usr/sbin/dockerd",
+            "--data-root", str(self.dir / "root"), "--exec-root", str(self.dir / "exec"),
+            "--pidfile", str(self.dir / "dockerd.pid"), "--host", self.host,
+            "--config-file", str(self.dir / "daemon.json"),
+            "--tlsverify", "--tlscacert", str(self.certs.ca_cert),
+            "--tlscert", str(self.certs.server_cert), "--tlskey", str(self.certs.server_key),
+            "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
+            "--containerd-namespace", f"porttest-lab{self.slot}",
+            "--containerd-plugins-namespace", f"porttest-lab{self.slot}-plugins",
+        ]
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        (self.dir / "owner.pid").write_text(str(self.proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = self.log.read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"dockerd exited ({self.proc.returncode}):\n{log}")
+            if self._answers():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"dockerd did not answer within {timeout}s:\n{self.log.read_text()[-2000:]}")
+
+    def _answers(self) -> bool:
+        ctx = ssl.create_default_context(cafile=str(self.certs.ca_cert))
+        ctx.load_cert_chain(str(self.certs.client_cert), str(self.certs.client_key))
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw, \
+                    ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(b"GET /_ping HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                return b"200 OK" in tls.recv(200)
+        except OSError:
+            return False
+
+    def _bridge_up(self) -> None:
+        _run("ip", "link", "add", self.bridge, "type", "bridge")
+        _run("ip", "addr", "add", self.subnet, "dev", self.bridge)
+        _run("ip", "link", "set", self.bridge, "up")
+
+    def stop(self) -> None:
+        """Stop our dockerd by its PID (never by name), then remove the bridge and the data."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        subprocess.run(["ip", "link", "del", self.bridge], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _unmount_below(self.dir)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self._slot_lock.close()
+
+    def kill(self) -> None:
+        """Kill the daemon abruptly (for fault tests); stop() still cleans up afterwards."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def env(self) -> dict[str, str]:
+        """Variables that environments/cloud.yaml reads."""
+        return {
+            "PORTTEST_CLOUD_HOST": self.host,
+            "PORTTEST_CLOUD_CA": str(self.certs.ca_cert),
+            "PORTTEST_CLOUD_CERT": str(self.certs.client_cert),
+            "PORTTEST_CLOUD_KEY": str(self.certs.client_key),
+        }
+
+    def __enter__(self) -> TLSEngine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _claim_slot(wanted: int | None) -> tuple[int, object]:
+    """A lock file per slot keeps concurrent labs (two test sessions) off each other's bridge and subnet."""
+    for slot in [wanted] if wanted is not None else range(0, 20):
+        handle = open(LAB_ROOT / f"slot{slot}.lock", "w")  # noqa: SIM115 - held for the engine's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        # A lab started by scripts/lab.py outlives its lock; its bridge still marks the slot as taken.
+        if Path(f"/sys/class/net/ptlab{slot}").exists():
+            handle.close()
+            continue
+        return int(slot), handle  # type: ignore[arg-type]
+    raise RuntimeError("no free lab slot")
+
+
+def _main_storage_driver() -> str | None:
+    try:
+        return json.loads(Path("/etc/docker/daemon.json").read_text()).get("storage-driver")
+    except (OSError, ValueError):
+        return None
+
+
+def _unmount_below(folder: Path) -> None:
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return
+    targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(folder))]
+    for target in sorted(targets, key=len, reverse=True):
+        subprocess.run(["umount", "-l", target], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 EXIT_PARITY = 0
@@ -38,13 +39,22 @@ class ConfigIssue:
     line: int | None = None
 
     def render(self) -> str:
-        where = self.file or "matrix"
+        where = _shown(self.file) if self.file else "matrix"
         if self.line is not None:
             where += f":{self.line}"
         text = f"{where}: {self.path or '(top level)'}: {self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
         return text
+
+
+def _shown(file: str) -> str:
+    """A path relative to the working directory when it lies below it, as users typed it."""
+    try:
+        relative = os.path.relpath(file)
+    except ValueError:
+        return file
+    return file if relative.startswith("..") else relative
 
 
 class ConfigError(PorttestError):

@@ -11,13 +11,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from harness.config.models import ENV_NAME, EngineSpec, Environment, ImageSpec, Matrix, TLSSpec, WaitFor
-from harness.config.run_options import KNOWN_RUN_NAMES, RunOptions
+from harness.config.run_options import KNOWN_RUN_NAMES, MANAGED_KWARGS, RunOptions
 from harness.config.yaml_source import Located, Path_, dotted, load_yaml
 from harness.errors import ConfigError, ConfigIssue
 
 _ENV_KEYS = set(Environment.model_fields) - {"name"}
 _TOP_KEYS = {"version", "image", "suites", "environments"}
 _TLS_PATHS = ("ca_cert", "client_cert", "client_key")
+_SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec,
 }
@@ -57,7 +58,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     source = source.absolute()
     base = source.parent
     doc = load_yaml(text, str(source), env)
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigIssue] = list(doc.issues)
     if not isinstance(doc.data, dict):
         raise ConfigError(ConfigIssue("", "the matrix must be a YAML mapping", "start with `version: 1`", doc.file, 1))
     data: dict[str, Any] = dict(doc.data)
@@ -104,19 +105,24 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
                 issues.append(_issue(doc, where, "an environment must be a mapping", "write `name: {}` for defaults"))
                 continue
             body = _resolve_env_paths(body, base)
+            _unknown_keys(body, _ENV_KEYS, where, doc, issues, "environment key")  # profiles check their own
             layers: list[Located] = []
             merged = _apply_extends(body, base, env, where, doc, layers, issues, seen=(str(source),))
             profiles[name] = layers
-            _unknown_keys(merged, _ENV_KEYS, where, doc, issues, "environment key")
             run = merged.get("run")
             if isinstance(run, dict):
                 for key in run:
-                    if key not in KNOWN_RUN_NAMES:
+                    if key in MANAGED_KWARGS:
+                        issues.append(_issue(doc, (*where, "run", key), f"`{key}` is managed by porttest",
+                                             "remove it: porttest names, detaches and removes its containers itself",
+                                             layers))
+                    elif key not in KNOWN_RUN_NAMES:
                         issues.append(_issue(doc, (*where, "run", key), f"unknown run option `{key}`",
                                              _suggest(key, KNOWN_RUN_NAMES,
                                                       "keys under run: are Docker SDK containers.run() keyword names"),
                                              layers))
-            merged_envs[name] = {**merged, "name": name}
+            # Unknown keys were reported where they were written; do not report them again from the merge.
+            merged_envs[name] = {**{k: v for k, v in merged.items() if k in _ENV_KEYS}, "name": name}
         data["environments"] = merged_envs
 
     data["source"] = source
@@ -126,6 +132,8 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     except ValidationError as exc:
         issues.extend(_from_pydantic(exc, data, doc, profiles))
         matrix = None
+    if any(i.path.startswith("environments.") for i in issues):
+        issues = [i for i in issues if not (i.path == "environments" and "at least one" in i.message)]
     if issues:
         raise ConfigError(_dedupe(issues))
     assert matrix is not None
@@ -194,11 +202,12 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
         if not isinstance(profile.data, dict):
             issues.append(ConfigIssue("", "a profile must be a mapping of environment keys", None, profile.file, 1))
             continue
-        layers.append(profile)
+        issues.extend(profile.issues)
         profile_body = _resolve_env_paths(profile.data, profile_path.parent)
         _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
         nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
                                 (*seen, str(profile_path)))
+        layers.append(profile)  # after its own parents: layers run from weakest to strongest
         merged = deep_merge(merged, nested)
     own = {k: v for k, v in body.items() if k != "extends"}
     result = deep_merge(merged, own)
@@ -289,15 +298,12 @@ def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
         elif kind == "extra_forbidden" and path:
             hint = _suggest(str(path[-1]), _known_fields(tuple(err["loc"]), list(path[:-1])))
             message = f"unknown key `{path[-1]}`"
-        elif kind == "string_pattern_mismatch" and path and path[-1] in (
-                "mem_limit", "mem_reservation", "memswap_limit", "shm_size"):
+        elif path and path[-1] in _SIZE_KEYS and path[:1] == ("environments",):
             message, hint = "not a size", "write a size like 256m, 1g, 512k or a number of bytes"
         elif kind == "string_pattern_mismatch" and path[-2:] == ("engine", "host"):
             hint = "write unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://user@host"
         elif kind == "string_pattern_mismatch" and path and path[-1] == "digest":
             hint = "write sha256: followed by 64 lowercase hex digits"
-        elif kind in ("string_type", "int_type") and "value" in err["msg"]:
-            hint = hint
         if "input" in err and kind not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"
         layers = profiles.get(str(path[1])) if len(path) > 1 and path[0] == "environments" else None

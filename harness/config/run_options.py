@@ -18,7 +18,7 @@ SDK_RUN_KWARGS = frozenset(
     group_add init init_path ipc_mode isolation kernel_memory links log_config lxc_conf mem_limit mem_reservation
     mem_swappiness memswap_limit mounts nano_cpus network_mode oom_kill_disable oom_score_adj pid_mode pids_limit
     privileged publish_all_ports read_only restart_policy runtime security_opt shm_size storage_opt sysctls tmpfs
-    ulimits userns_mode uts_mode version volume_driver volumes_from ports volumes network network_driver_opt
+    ulimits userns_mode uts_mode version volume_driver volumes_from ports volumes network networking_config
     remove stdout stderr stream""".split()
 )
 

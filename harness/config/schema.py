@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.config.models import Matrix
+from harness.config.run_options import KNOWN_RUN_NAMES
 
 
 def matrix_schema() -> dict[str, Any]:
@@ -20,6 +21,11 @@ def matrix_schema() -> dict[str, Any]:
     props["suites"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
     props["environments"] = {"type": "object", "minProperties": 1,
                              "additionalProperties": {"anyOf": [{"$ref": "#/$defs/Environment"}, {"type": "null"}]}}
+    run = schema["$defs"]["RunOptions"]
+    run["additionalProperties"] = False
+    run["propertyNames"] = {"enum": sorted(KNOWN_RUN_NAMES)}
+    for name in sorted(KNOWN_RUN_NAMES - set(run["properties"])):
+        run["properties"][name] = {"description": f"Docker SDK containers.run() keyword `{name}`"}
     env = schema["$defs"]["Environment"]
     env["properties"].pop("name", None)
     env["required"] = [r for r in env.get("required", []) if r != "name"]

@@ -27,6 +27,7 @@ class Located:
     file: str
     lines: Mapping[Path_, int]
     variables: frozenset[str] = field(default_factory=frozenset)
+    issues: tuple[ConfigIssue, ...] = ()
 
     def line_of(self, path: Path_) -> int | None:
         """The line of the longest prefix of `path` that this document wrote."""
@@ -139,7 +140,11 @@ _CONSTRUCTOR = yaml.SafeLoader("")
 
 
 def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
-    """Parse one YAML document with a safe loader and size/expansion limits."""
+    """Parse one YAML document with a safe loader and size/expansion limits.
+
+    Syntax errors and limits raise ConfigError at once; located problems (unset variables, duplicate keys) are
+    returned in `issues` so that validation can report them together with everything else.
+    """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ConfigError(ConfigIssue("", f"the file is larger than {MAX_BYTES} bytes", None, file))
     try:
@@ -157,6 +162,4 @@ def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
         return Located({}, file, {(): 1})
     walker = _Walker(file, env)
     data = walker.walk(node, ())
-    if walker.issues:
-        raise ConfigError(walker.issues)
-    return Located(data, file, walker.lines, frozenset(walker.used))
+    return Located(data, file, walker.lines, frozenset(walker.used), tuple(walker.issues))

@@ -28,7 +28,7 @@ MANAGED_KWARGS = frozenset(
 )
 
 _BYTES = re.compile(r"^\d+(\.\d+)?\s*[bkmgBKMG]?[bB]?$")
-ByteSize = int | Annotated[str, Field(pattern=_BYTES.pattern)]
+ByteSize = Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=_BYTES.pattern)]
 
 
 class Ulimit(BaseModel):

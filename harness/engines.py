@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import docker
 import docker.errors
@@ -13,8 +13,10 @@ import docker.tls
 import docker.utils
 import requests
 
-from harness.config import EngineSpec
 from harness.errors import EngineError
+
+if TYPE_CHECKING:  # the pytest child reconnects without importing the config models
+    from harness.config import EngineSpec
 
 _PROBE_API_VERSION = "1.24"
 
@@ -51,12 +53,43 @@ class Engine:
     client: docker.DockerClient
     endpoint: str
     info: EngineInfo
-    spec: EngineSpec = field(default_factory=EngineSpec)
+    spec: EngineSpec | None = None
 
     def close(self) -> None:
         # Closing a dead connection must not mask the real error.
         with contextlib.suppress(Exception):
             self.client.close()
+
+
+def handoff(engine: Engine) -> dict[str, Any]:
+    """What a pytest child needs to open its own client to the same engine (JSON-ready, no secrets inside)."""
+    spec = engine.spec
+    tls = spec.tls if spec is not None else None
+    return {
+        "host": spec.host if spec is not None else None,
+        "tls": None if not tls else {"ca_cert": str(tls.ca_cert) if tls.ca_cert else None,
+                                     "client_cert": str(tls.client_cert) if tls.client_cert else None,
+                                     "client_key": str(tls.client_key) if tls.client_key else None,
+                                     "verify": tls.verify},
+        "api_version": engine.info.api_version,
+    }
+
+
+def reopen(data: dict[str, Any], timeout: float | None) -> docker.DockerClient:
+    """A client from handoff() data: same endpoint, same negotiated API version, no probing round trips."""
+    if data.get("host") is None:
+        kwargs = dict(docker.utils.kwargs_from_env())
+        kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
+    else:
+        kwargs = {"base_url": data["host"]}
+        if str(data["host"]).startswith("ssh://"):
+            kwargs["use_ssh_client"] = True
+        tls = data.get("tls")
+        if tls:
+            kwargs["tls"] = docker.tls.TLSConfig(
+                client_cert=(tls["client_cert"], tls["client_key"]) if tls.get("client_cert") else None,
+                ca_cert=tls["ca_cert"] if tls.get("verify") else None, verify=bool(tls.get("verify")))
+    return _client(kwargs, str(data["api_version"]), timeout)
 
 
 def client_kwargs(spec: EngineSpec) -> dict[str, Any]:

@@ -51,7 +51,6 @@ class _Child:
         self.spec = spec
         self.out: IO[str] = open(spec.records, "a", encoding="utf-8")  # noqa: SIM115 - closed at unconfigure
         self.pending: dict[str, dict[str, Any]] = {}
-        self.engine: Any = None
 
     def _emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record) + "\n")
@@ -67,16 +66,19 @@ class _Child:
         import testinfra.host
 
         from harness.backend import PorttestBackend
-        from harness.config import EngineSpec
-        from harness.engines import connect
-        from harness.session import ExecSession
+        from harness.engines import reopen
+        from harness.session import open_runner
 
-        spec = EngineSpec.model_validate(self.spec.engine)
-        self.engine = connect(spec, timeout=max(spec.timeout, 600.0))
-        session = ExecSession(self.engine.client.api, self.spec.container_id)
-        yield testinfra.host.Host(PorttestBackend(session, self.spec.container_name))
-        session.close()
-        self.engine.close()
+        profile = self.spec.profile
+        command_timeout = float(profile.get("command_timeout") or 300.0)
+        client = reopen(self.spec.engine, timeout=command_timeout + 60.0)
+        runner, note = open_runner(client.api, self.spec.container_id,
+                                   str(profile.get("exec_mode") or "session"), timeout=command_timeout)
+        if note:
+            self._emit({"kind": "note", "text": note})
+        yield testinfra.host.Host(PorttestBackend(runner, self.spec.container_name, timeout=command_timeout))
+        runner.close()
+        client.close()
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from harness import container as containers
 from harness.child_spec import ChildSpec
-from harness.engines import Engine, connect
+from harness.engines import Engine, connect, handoff
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
 from harness.image import ResolvedImage, ship
 from harness.plan import Cell, Plan
@@ -128,6 +129,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     phase = "connect"
     engine: Engine | None = None
     record: dict[str, object] = {"name": env.name}
+    notes: list[str] = []
 
     def enter(name: str, detail: str = "") -> None:
         nonlocal phase
@@ -153,6 +155,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         containers.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
         enter("tests")
         tests = _run_suites(cell, ctx, engine, started)
+        notes.extend(read_notes(ctx.workdir / f"{env.name}.records.jsonl"))
         state = containers.exit_state(engine, started.id)
         if state is not None:
             raise ContainerError(f"the container stopped during the suites: {state.describe()}",
@@ -174,10 +177,11 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
             try:
                 containers.remove(*owned)
             except Exception as exc:  # noqa: BLE001
-                record.setdefault("notes", (f"container {owned[1][:12]} could not be removed: {exc}",))
+                notes.append(f"container {owned[1][:12]} could not be removed: {exc}")
         if engine is not None:
             engine.close()
-    result = EnvironmentResult(status=status, duration=round(time.monotonic() - began, 3), **record)  # type: ignore[arg-type]
+    result = EnvironmentResult(status=status, duration=round(time.monotonic() - began, 3), notes=tuple(notes),
+                               **record)  # type: ignore[arg-type]
     ctx.on_progress(Progress(env.name, "done" if status == "ok" else "error", result.error or ""))
     return result
 
@@ -189,7 +193,7 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
     ini = ctx.workdir / "pytest.ini"
     ini.write_text("[pytest]\n", encoding="utf-8")
     ChildSpec(
-        environment=env.name, engine=env.engine.model_dump(mode="json"), container_id=started.id,
+        environment=env.name, engine=handoff(engine), container_id=started.id,
         container_name=started.name, image_id=ctx.image.id,
         profile=env.model_dump(mode="json", exclude={"name"}), records=str(records), run_id=ctx.run_id,
     ).write(spec_path)
@@ -234,12 +238,13 @@ def _child_env() -> dict[str, str]:
 def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: float, ctx: RunContext) -> int:
     """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
     deadline = time.monotonic() + timeout
+    progress = _Progress(records)
     seen = -1
     while True:
         rc = proc.poll()
-        collected, tests = read_records(records) if records.exists() else (None, ())
-        if collected is not None and len(tests) != seen:
-            seen = len(tests)
+        collected, finished = progress.read()
+        if collected is not None and finished != seen:
+            seen = finished
             ctx.on_progress(Progress(env, "tests", f"{seen}/{collected}"))
         if rc is not None:
             return rc
@@ -250,6 +255,46 @@ def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: flo
         if ctx.tracker.cancel.wait(0.1):
             proc.kill()
             return proc.wait()
+
+
+class _Progress:
+    """Counts finished tests in the child's records file incrementally (only new bytes are read)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.collected: int | None = None
+        self.finished = 0
+
+    def read(self) -> tuple[int | None, int]:
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return None, 0
+        complete = chunk[: chunk.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        for line in complete.splitlines():
+            if line.startswith(b'{"kind": "collected"'):
+                self.collected = int(json.loads(line)["count"])
+            elif line.startswith(b'{"kind": "test"'):
+                self.finished += 1
+        return self.collected, self.finished
+
+
+def read_notes(path: Path) -> tuple[str, ...]:
+    """Notes the child wrote (e.g. a fallback from session to exec mode), each once."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ()
+    notes: dict[str, None] = {}
+    for line in lines:
+        if '"note"' in line:
+            with contextlib.suppress(json.JSONDecodeError):
+                notes.setdefault(str(json.loads(line).get("text")), None)
+    return tuple(notes)
 
 
 def read_records(path: Path) -> tuple[int | None, tuple[TestRecord, ...]]:

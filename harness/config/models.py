@@ -12,6 +12,7 @@ from harness.config.run_options import RunOptions
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ShipMode = Literal["auto", "present", "load"]
+ExecMode = Literal["session", "exec"]
 
 
 class Frozen(BaseModel):
@@ -109,6 +110,8 @@ class Environment(Frozen):
     ship: ShipMode = "auto"
     wait_for: WaitFor | None = None
     timeout: Annotated[float, Field(gt=0)] = Field(1800.0, description="seconds the whole suite run may take")
+    exec_mode: ExecMode = Field("session", description="session: one persistent shell; exec: one exec per command")
+    command_timeout: Annotated[float, Field(gt=0)] = Field(300.0, description="seconds one command may take")
 
 
 class Matrix(Frozen):

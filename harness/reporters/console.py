@@ -39,6 +39,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
         console.print(Text("warning: " + warning, style="yellow"))
     console.print(_environments(result))
     for env in result.environments.values():
+        for note in env.notes:
+            console.print(Text(f"{env.name}: note: {note}", style="yellow"))
         if env.status == "error":
             console.print(Text(f"{env.name}: error during {env.phase or '?'}: {env.error}", style="red"))
             if env.hint:

@@ -1,0 +1,286 @@
+"""porttest's benchmark: every figure is a ratio against an anchor measured in the same run.
+
+    .venv/bin/python benchmarks/run.py            # all measurements (needs Docker; root for the TLS lab engine)
+    .venv/bin/python benchmarks/run.py --quick    # fewer repetitions
+
+Anchors: testinfra's own docker:// backend (per check, and a 300-check suite on an already running container); the
+slowest environment run alone (matrix wall time); the process's RSS before shipping (peak RSS while shipping).
+Writes benchmarks/results/latest.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import docker  # noqa: E402
+
+from harness.session import ExecSession, ShellSession  # noqa: E402
+
+IMAGE = "porttest-base/debian:bookworm"
+LABELS = {"io.porttest.test": "benchmark"}
+
+
+def median_ms(fn: Any, repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+def per_check(client: docker.DockerClient, repeat: int) -> dict[str, Any]:
+    """One container, three ways to run `host.file('/etc/passwd').exists`-sized checks."""
+    import testinfra
+
+    from harness.backend import PorttestBackend
+
+    name = f"porttest-bench-{uuid.uuid4().hex[:8]}"
+    container = client.containers.run(IMAGE, ["sleep", "3600"], name=name, detach=True, labels=LABELS)
+    try:
+        session = ShellSession(client.api, str(container.id))
+        exec_runner = ExecSession(client.api, str(container.id))
+        hosts = {
+            "session": testinfra.host.Host(PorttestBackend(session, name)),
+            "exec": testinfra.host.Host(PorttestBackend(exec_runner, name)),
+            "testinfra docker://": testinfra.get_host(f"docker://{name}"),
+        }
+        out: dict[str, Any] = {}
+        for label, host in hosts.items():
+            host.run("true")  # warm up (encoding detection, first connection)
+            n = repeat * 10 if label == "session" else repeat
+            out[label] = {
+                "run_true_ms": round(median_ms(lambda h=host: h.run("true"), n), 3),
+                "file_exists_ms": round(median_ms(lambda h=host: h.file("/etc/passwd").exists, n), 3),
+            }
+        session.close()
+        anchor = out["testinfra docker://"]
+        for label in ("session", "exec"):
+            out[label]["speedup_vs_docker_backend"] = round(anchor["run_true_ms"] / out[label]["run_true_ms"], 1)
+        return out
+    finally:
+        container.remove(force=True)
+
+
+SUITE_HEAD = '"""300 checks: a typical mix of file, command and user checks."""\n\nimport pytest\n\n'
+
+
+def write_suite(folder: Path, checks: int = 300) -> None:
+    per = checks // 3
+    (folder / "suite").mkdir(parents=True, exist_ok=True)
+    (folder / "suite" / "test_checks.py").write_text(SUITE_HEAD + textwrap.dedent(f"""
+        @pytest.mark.parametrize("i", range({per}))
+        def test_file(host, i):
+            assert host.file("/etc/passwd").exists
+
+        @pytest.mark.parametrize("i", range({per}))
+        def test_command(host, i):
+            assert host.run("test -d /usr").rc == 0
+
+        @pytest.mark.parametrize("i", range({checks - 2 * per}))
+        def test_user(host, i):
+            assert host.user("root").uid == 0
+    """))
+    (folder / "pytest.ini").write_text("[pytest]\n")
+
+
+def matrix(folder: Path, envs: dict[str, str]) -> Path:
+    body = "".join(f"  {name}: {{run: {{command: [sleep, '3600']{extra}}}}}\n" for name, extra in envs.items())
+    path = folder / "matrix.yaml"
+    path.write_text(f"version: 1\nimage: {IMAGE}\nsuites: [suite]\nenvironments:\n{body}")
+    return path
+
+
+def porttest_run(folder: Path, *args: str) -> tuple[float, dict[str, Any]]:
+    results = folder / f"r-{uuid.uuid4().hex[:6]}.json"
+    began = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", str(results), *args],
+                          cwd=folder, capture_output=True, text=True)
+    wall = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise SystemExit(f"porttest run failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return wall, json.loads(results.read_text())
+
+
+def suite_300(client: docker.DockerClient, folder: Path) -> dict[str, Any]:
+    """The whole `porttest run` (container start included) against testinfra docker:// on a running container."""
+    write_suite(folder)
+    matrix(folder, {"local": ""})
+    ours, results = porttest_run(folder)
+    tests = len(results["tests"])
+    name = f"porttest-bench-{uuid.uuid4().hex[:8]}"
+    container = client.containers.run(IMAGE, ["sleep", "3600"], name=name, detach=True, labels=LABELS)
+    try:
+        began = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "suite", f"--hosts=docker://{name}", "-q",
+                               "-p", "no:cacheprovider", "-c", "pytest.ini"], cwd=folder, capture_output=True,
+                              text=True)
+        theirs = time.perf_counter() - began
+        assert proc.returncode == 0, proc.stdout[-2000:]
+    finally:
+        container.remove(force=True)
+    return {"checks": tests, "porttest_run_s": round(ours, 2), "testinfra_docker_backend_s": round(theirs, 2),
+            "ratio": round(ours / theirs, 3)}
+
+
+def parallel(folder: Path, workload: str) -> dict[str, Any]:
+    """A 3-environment matrix against its slowest environment run alone.
+
+    `checks300` is CPU-bound end to end (300 checks, nothing to wait for); `baseline` is the shipped baseline suite
+    with a service that takes a second to become ready, the shape of a typical pipeline check.
+    """
+    envs = {"local": "", "readonly": ", read_only: true, tmpfs: {/tmp: ''}", "limited": ", mem_limit: 256m, cpus: 1"}
+    if workload == "checks300":
+        write_suite(folder)
+        matrix(folder, envs)
+    else:
+        shutil.copytree(REPO / "suites" / "baseline", folder / "suite")
+        service = "command: [sh, -c, 'sleep 1; exec python3 -m http.server 8080']"
+        body = "".join(f"  {name}: {{wait_for: {{port: 8080}}, run: {{{service}{extra}}}}}\n"
+                       for name, extra in envs.items())
+        (folder / "matrix.yaml").write_text(f"version: 1\nimage: {IMAGE}\nsuites: [suite]\nenvironments:\n{body}")
+    alone = {name: porttest_run(folder, "-e", name)[0] for name in envs}
+    together, _ = porttest_run(folder)
+    slowest = max(alone.values())
+    return {"workload": workload, "alone_s": {k: round(v, 2) for k, v in alone.items()},
+            "matrix_s": round(together, 2), "ratio_to_slowest": round(together / slowest, 3)}
+
+
+def cold_start(repeat: int) -> dict[str, Any]:
+    exe = shutil.which("porttest") or ""
+    argv = [exe, "--help"] if exe else [sys.executable, "-m", "harness", "--help"]
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run(argv, capture_output=True, check=True)
+        times.append(time.perf_counter() - began)
+    python = median_ms(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), repeat) / 1000
+    return {"porttest_help_s": round(statistics.median(times), 3), "bare_python_s": round(python, 3),
+            "ratio_to_bare_python": round(statistics.median(times) / python, 2)}
+
+
+SHIP_PROBE = """
+import json, resource, sys
+sys.path.insert(0, sys.argv[1])
+from harness.config import EngineSpec, ImageSpec, TLSSpec
+from harness.engines import connect
+from harness.image import resolve, ship
+spec = json.loads(sys.argv[2])
+source = connect(EngineSpec())
+target = connect(EngineSpec(host=spec["host"], tls=TLSSpec(**spec["tls"])))
+image = resolve(source, ImageSpec(ref=spec["ref"]))
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+record = ship(source, target, image, "load")
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rss_before_kb": before, "peak_rss_kb": after, "bytes": record.bytes, "seconds": record.seconds,
+                  "size": image.size}))
+"""
+
+
+def ship_memory(client: docker.DockerClient, megabytes: int) -> dict[str, Any]:
+    """Peak RSS of a process that ships a large image with `load` to the TLS lab engine."""
+    from tests.lab.tls_engine import TLSEngine
+
+    tag = f"porttest-bench/big:{uuid.uuid4().hex[:8]}"
+    dockerfile = f"FROM porttest-base/busybox:latest\nRUN head -c {megabytes}m /dev/urandom > /big\n"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True)
+    lab = TLSEngine().start()
+    try:
+        spec = {"host": lab.host, "ref": tag, "tls": {"ca_cert": str(lab.certs.ca_cert),
+                                                     "client_cert": str(lab.certs.client_cert),
+                                                     "client_key": str(lab.certs.client_key)}}
+        proc = subprocess.run([sys.executable, "-c", SHIP_PROBE, str(REPO), json.dumps(spec)],
+                              capture_output=True, text=True, check=True)
+        data = json.loads(proc.stdout)
+    finally:
+        lab.stop()
+        client.images.remove(tag, force=True)
+    return {"image_mb": round(data["size"] / 1e6), "moved_mb": round(data["bytes"] / 1e6),
+            "seconds": round(data["seconds"], 1), "rss_before_mb": round(data["rss_before_kb"] / 1024, 1),
+            "peak_rss_mb": round(data["peak_rss_kb"] / 1024, 1),
+            "growth_mb": round((data["peak_rss_kb"] - data["rss_before_kb"]) / 1024, 1)}
+
+
+def machine() -> dict[str, Any]:
+    info = docker.from_env().info()
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
+            "docker": info.get("ServerVersion"), "storage_driver": info.get("Driver"),
+            "memory_gb": round(info.get("MemTotal", 0) / 2**30, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ship-mb", type=int, default=500)
+    parser.add_argument("--skip", action="append", default=[], choices=["check", "suite", "parallel", "cold", "ship"])
+    args = parser.parse_args()
+    client = docker.from_env()
+    repeat = 10 if args.quick else 30
+    out: dict[str, Any] = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S")}
+    with tempfile.TemporaryDirectory(prefix="porttest-bench-") as tmp:
+        if "check" not in args.skip:
+            out["per_check"] = per_check(client, repeat)
+        if "suite" not in args.skip:
+            out["suite_300"] = suite_300(client, Path(tmp) / "suite300")
+        if "parallel" not in args.skip:
+            out["parallel"] = [parallel(Path(tmp) / f"parallel-{w}", w) for w in ("baseline", "checks300")]
+        if "cold" not in args.skip:
+            out["cold_start"] = cold_start(repeat)
+        if "ship" not in args.skip:
+            out["ship_load"] = ship_memory(client, args.ship_mb)
+    target = REPO / "benchmarks" / "results" / "latest.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(out, indent=2) + "\n")
+    print(render(out))
+    return 0
+
+
+def render(out: dict[str, Any]) -> str:
+    lines = ["| measurement | porttest | anchor | ratio |", "| --- | --- | --- | --- |"]
+    if "per_check" in out:
+        pc = out["per_check"]
+        anchor = pc["testinfra docker://"]
+        for label in ("session", "exec"):
+            lines.append(f"| per check `host.run('true')`, {label} mode | {pc[label]['run_true_ms']} ms | "
+                         f"{anchor['run_true_ms']} ms (testinfra docker://) | "
+                         f"{pc[label]['speedup_vs_docker_backend']}x faster |")
+            lines.append(f"| per check `host.file().exists`, {label} mode | {pc[label]['file_exists_ms']} ms | "
+                         f"{anchor['file_exists_ms']} ms | "
+                         f"{round(anchor['file_exists_ms'] / pc[label]['file_exists_ms'], 1)}x faster |")
+    if "suite_300" in out:
+        s = out["suite_300"]
+        lines.append(f"| {s['checks']}-check suite, whole `porttest run` vs docker:// on a running container | "
+                     f"{s['porttest_run_s']} s | {s['testinfra_docker_backend_s']} s | {s['ratio']} |")
+    for p in out.get("parallel", []):
+        lines.append(f"| 3-environment matrix ({p['workload']}) vs its slowest environment alone | "
+                     f"{p['matrix_s']} s | {max(p['alone_s'].values())} s | {p['ratio_to_slowest']} |")
+    if "cold_start" in out:
+        c = out["cold_start"]
+        lines.append(f"| cold `porttest --help` vs bare `python -c pass` | {c['porttest_help_s']} s | "
+                     f"{c['bare_python_s']} s | {c['ratio_to_bare_python']} |")
+    if "ship_load" in out:
+        m = out["ship_load"]
+        lines.append(f"| peak RSS shipping a {m['image_mb']} MB image with `load` vs RSS before | "
+                     f"{m['peak_rss_mb']} MB | {m['rss_before_mb']} MB | +{m['growth_mb']} MB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

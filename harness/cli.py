@@ -38,8 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("matrix", type=Path)
     run.add_argument("-e", "--env", action="append", default=[], metavar="ENV",
                      help="run only this environment (repeatable)")
-    run.add_argument("--json", type=Path, metavar="FILE", help="write results JSON (schema porttest.results/1)")
-    run.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
+    _report_flags(run)
     run.add_argument("--keep-workdir", action="store_true", help="keep the pytest logs of each environment")
 
     validate = sub.add_parser("validate", help="check a matrix file without running anything")
@@ -54,8 +53,34 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("matrix", type=Path)
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
 
-    sub.add_parser("schema", help="print the JSON schema of matrix.yaml (for editors)")
+    schema = sub.add_parser("schema", help="print the JSON schema of matrix.yaml (for editors), or of results")
+    schema.add_argument("--results", action="store_true", help="the schema of results JSON (porttest.results/1)")
+
+    merge = sub.add_parser("merge", help="join results of one run split by environment (e.g. CI fan-out jobs)",
+                           epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    merge.add_argument("results", type=Path, nargs="+", metavar="RESULTS.json")
+    _report_flags(merge)
+
+    compare = sub.add_parser("compare", help="parity verdict across results recorded apart (e.g. CI vs staging)",
+                             epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("results", type=Path, nargs="+", metavar="RESULTS.json")
+    compare.add_argument("--allow-different-image", action="store_true",
+                         help="compare even when the results ran different image IDs (with a warning)")
+    _report_flags(compare)
+
+    report = sub.add_parser("report", help="render a saved results file (console, --html, --markdown, --junit)")
+    report.add_argument("results", type=Path, metavar="RESULTS.json")
+    _report_flags(report, with_json=False)
     return parser
+
+
+def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> None:
+    if with_json:
+        parser.add_argument("--json", type=Path, metavar="FILE", help="write results JSON (porttest.results/1)")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML (one testsuite per environment)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="write Markdown (fit for GITHUB_STEP_SUMMARY)")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="write one self-contained HTML report")
+    parser.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,10 +133,87 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
+    if args.results:
+        from harness.results import results_schema
+
+        print(json.dumps(results_schema(), indent=2))
+        return 0
     from harness.config.schema import matrix_schema
 
     print(json.dumps(matrix_schema(), indent=2))
     return 0
+
+
+def _read_results(paths: list[Path]) -> list[Any]:
+    from harness.combine import Labelled
+    from harness.errors import ResultsError
+    from harness.results import from_json
+
+    inputs = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ResultsError(f"cannot read {path}: {exc.strerror or exc}") from None
+        inputs.append(Labelled(path.stem, from_json(text, str(path))))
+    return inputs
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from harness.combine import merge
+
+    result = merge(_read_results(args.results))
+    _emit(result, args)
+    return result.exit_code
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness.combine import compare
+
+    result = compare(_read_results(args.results), allow_different_image=args.allow_different_image)
+    for warning in result.warnings:
+        print(f"porttest: warning: {warning}", file=sys.stderr)
+    _emit(result, args)
+    return result.exit_code
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    (item,) = _read_results([args.results])
+    _emit(item.result, args)
+    return 0
+
+
+def _emit(result: Any, args: argparse.Namespace) -> None:
+    """Write every report the flags ask for, print the console report, and GitHub annotations in Actions."""
+    from harness.reporters import console
+
+    renderers: dict[str, Any] = {}
+    if getattr(args, "json", None):
+        from harness.reporters import json_report
+
+        renderers["json"] = json_report.render
+    if args.junit:
+        from harness.reporters import junit
+
+        renderers["junit"] = junit.render
+    if args.markdown:
+        from harness.reporters import markdown
+
+        renderers["markdown"] = markdown.render
+    if args.html:
+        from harness.reporters import html
+
+        renderers["html"] = html.render
+    for flag, render in renderers.items():
+        target: Path = getattr(args, flag)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render(result), encoding="utf-8")
+    print(console.render(result, color=_color(args), width=_width()), end="")
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from harness.reporters import github
+
+        for line in github.annotations(result):
+            print(line)
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -153,13 +255,11 @@ class _Signals:
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness import api
     from harness.live import LiveStatus
-    from harness.reporters import console
 
     matrix = api.validate(args.matrix)
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
         print(f"porttest: warning: {warning}", file=sys.stderr)
-    color = _color(args)
     with _Signals() as signals, LiveStatus(names) as live:
         try:
             outcome = api.run(matrix, args.env, on_progress=live, keep_workdir=args.keep_workdir)
@@ -169,13 +269,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             sys.stderr.flush()
             os._exit(exc.exit_code)
         del signals
-    result = outcome.result
-    if args.json:
-        from harness.reporters import json_report
-
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json_report.render(result), encoding="utf-8")
-    print(console.render(result, color=color, width=_width()), end="")
+    _emit(outcome.result, args)
     return outcome.exit_code
 
 
@@ -186,4 +280,4 @@ def _width() -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "schema": _cmd_schema,
-             "clean": _cmd_clean}
+             "clean": _cmd_clean, "merge": _cmd_merge, "compare": _cmd_compare, "report": _cmd_report}

@@ -31,6 +31,17 @@ class EnvironmentInfo:
         return dict(self.profile.get("run") or {})
 
 
+class FactRecorder:
+    """The `facts` fixture: `facts.record("java_version", "21")` adds to environments.<name>.facts.custom."""
+
+    def __init__(self, emit: Any) -> None:
+        self._emit = emit
+
+    def record(self, key: str, value: Any) -> None:
+        json.dumps(value)  # must be JSON-ready; fail in the test that recorded it, not later
+        self._emit({"kind": "fact", "key": str(key), "value": value})
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("porttest")
     group.addoption("--porttest-child", default=None, metavar="SPEC",
@@ -60,6 +71,10 @@ class _Child:
     def environment(self) -> EnvironmentInfo:
         s = self.spec
         return EnvironmentInfo(s.environment, s.profile, s.image_id, s.container_id, s.container_name, s.run_id)
+
+    @pytest.fixture(scope="session")
+    def facts(self) -> FactRecorder:
+        return FactRecorder(self._emit)
 
     @pytest.fixture(scope="session")
     def host(self) -> Iterator[Any]:

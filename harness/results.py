@@ -15,6 +15,7 @@ from harness.errors import (
     EXIT_PARITY,
     ResultsError,
 )
+from harness.facts import EXPLANATORY, clue_keys, describe, flatten
 
 SCHEMA = "porttest.results/1"
 Verdict = Literal["parity", "failed", "diverged", "error"]
@@ -84,6 +85,7 @@ class TestRow(_Frozen):
     same: bool
     messages: dict[str, str] = Field(default_factory=dict)
     durations: dict[str, float] = Field(default_factory=dict)
+    explanation: tuple[str, ...] = ()
 
 
 class RunResult(_Frozen):
@@ -136,9 +138,52 @@ def line_up(environments: Mapping[str, EnvironmentResult]) -> tuple[TestRow, ...
                 durations[env.name] = record.duration
                 if record.message and record.outcome != "passed":
                     messages[env.name] = record.message
-        rows.append(TestRow(id=test_id, outcomes=outcomes, same=len(set(outcomes.values())) <= 1,
-                            messages=messages, durations=durations))
+        same = len(set(outcomes.values())) <= 1
+        rows.append(TestRow(id=test_id, outcomes=outcomes, same=same, messages=messages, durations=durations,
+                            explanation=() if same else explain(outcomes, environments, messages)))
     return tuple(rows)
+
+
+def explain(outcomes: Mapping[str, str], environments: Mapping[str, EnvironmentResult],
+            messages: Mapping[str, str] | None = None, limit: int = 6) -> tuple[str, ...]:
+    """Facts that tell the environments where a test passed from those where it did not.
+
+    Facts that separate the two groups cleanly come first; when none does, any explanatory fact that differs.
+    """
+    groups: dict[str, list[str]] = {}
+    for env, outcome in outcomes.items():
+        groups.setdefault(outcome, []).append(env)
+    good = groups.get("passed") or max(groups.values(), key=len)
+    bad = [env for env in outcomes if env not in good]
+    flat = {name: flatten(environments[name].facts) for name in outcomes if name in environments}
+    if not bad or not all(flat.get(n) for n in outcomes):
+        return ()
+    separating: list[str] = []
+    differing: list[str] = []
+    clues = clue_keys(list((messages or {}).values()))
+    for key in [*clues, *(k for k in EXPLANATORY if k not in clues)]:
+        values = {name: _hashable(flat[name].get(key)) for name in outcomes}
+        good_values = {values[n] for n in good}
+        bad_values = {values[n] for n in bad}
+        if len(good_values | bad_values) <= 1 or all(values[n] is None for n in outcomes):
+            continue
+        line = "; ".join(
+            f"{', '.join(names)}: {describe(key, flat[names[0]].get(key))}"
+            for names in _by_value(values, bad) + _by_value(values, good)
+        )
+        (separating if not good_values & bad_values else differing).append(line)
+    return tuple((separating or differing)[:limit])
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _by_value(values: Mapping[str, Any], names: list[str]) -> list[list[str]]:
+    grouped: dict[Any, list[str]] = {}
+    for name in names:
+        grouped.setdefault(values[name], []).append(name)
+    return list(grouped.values())
 
 
 def decide(environments: Mapping[str, EnvironmentResult], rows: Iterable[TestRow]) -> Verdict:
@@ -158,6 +203,15 @@ def assemble(image: ImageIdentity, environments: Mapping[str, EnvironmentResult]
     rows = line_up(environments)
     return RunResult(verdict=decide(environments, rows), image=image, environments=dict(environments),
                      tests=rows, **extra)
+
+
+def results_schema() -> dict[str, Any]:
+    """The JSON schema of porttest.results/1, as published by `porttest schema --results`."""
+    schema = RunResult.model_json_schema(by_alias=True, mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "porttest results (porttest.results/1)"
+    schema["required"] = sorted({"schema", *schema.get("required", [])})
+    return schema
 
 
 def from_json(text: str, source: str = "results") -> RunResult:

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness import container as containers
 from harness.child_spec import ChildSpec
 from harness.engines import Engine, connect, handoff
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
+from harness.facts import PROBE, parse_facts
 from harness.image import ResolvedImage, ship
 from harness.plan import Cell, Plan
 from harness.results import EnvironmentResult, TestRecord
+from harness.session import ExecSession
 
 log = logging.getLogger("porttest")
 
@@ -150,12 +153,19 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         ctx.tracker.add_container(env.name, engine, started.id)
         record["container"] = started.name
         containers.start(engine, started)
-        record["image_id"] = str(engine.client.api.inspect_container(started.id)["Image"])
+        inspected = engine.client.api.inspect_container(started.id)
+        record["image_id"] = str(inspected["Image"])
         enter("ready", env.wait_for.kind if env.wait_for else "")
         containers.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
+        facts = probe_facts(engine, started.id, str((inspected.get("HostConfig") or {}).get("Runtime") or ""))
+        record["facts"] = facts
         enter("tests")
         tests = _run_suites(cell, ctx, engine, started)
-        notes.extend(read_notes(ctx.workdir / f"{env.name}.records.jsonl"))
+        records_path = ctx.workdir / f"{env.name}.records.jsonl"
+        notes.extend(read_notes(records_path))
+        custom = read_custom_facts(records_path)
+        if custom:
+            facts["custom"] = custom
         state = containers.exit_state(engine, started.id)
         if state is not None:
             raise ContainerError(f"the container stopped during the suites: {state.describe()}",
@@ -281,6 +291,34 @@ class _Progress:
             elif line.startswith(b'{"kind": "test"'):
                 self.finished += 1
         return self.collected, self.finished
+
+
+def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, Any]:
+    """Run the built-in probe once in the container (one exec) and parse what it saw."""
+    try:
+        result = ExecSession(engine.client.api, container_id).run(PROBE)
+    except Exception as exc:  # noqa: BLE001 - facts are evidence, never a reason to fail the environment
+        return {"probe_error": f"{type(exc).__name__}: {exc}", "runtime": {"name": runtime}}
+    facts = parse_facts(result.stdout.decode("utf-8", "replace"))
+    facts["runtime"]["name"] = runtime or engine.info.default_runtime
+    if result.rc != 0 and not result.stdout:
+        facts["probe_error"] = result.stderr.decode("utf-8", "replace")[:300]
+    return facts
+
+
+def read_custom_facts(path: Path) -> dict[str, Any]:
+    """Facts a suite recorded through the `facts` fixture."""
+    custom: dict[str, Any] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return custom
+    for line in lines:
+        if line.startswith('{"kind": "fact"'):
+            with contextlib.suppress(json.JSONDecodeError, KeyError):
+                data = json.loads(line)
+                custom[str(data["key"])] = data["value"]
+    return custom
 
 
 def read_notes(path: Path) -> tuple[str, ...]:

@@ -55,6 +55,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
             for env_name, outcome in row.outcomes.items():
                 message = row.messages.get(env_name, "")
                 console.print(Text(f"     {env_name}: {outcome}" + (f": {_one_line(message)}" if message else "")))
+            for line in row.explanation:
+                console.print(Text(f"     why? {line}", style="cyan"))
     failing = [row for row in result.tests if row.same and set(row.outcomes.values()) & {"failed", "error"}]
     if failing:
         console.print(Text("Failures (the same in every environment)", style="bold"))

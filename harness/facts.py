@@ -1,0 +1,250 @@
+"""PURE: the built-in probe script run inside each container, and the parser that turns its output into facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# POSIX sh only; every line is `key=value`. Works on busybox and Debian; what an image lacks is simply absent.
+# Environment variables are reduced to their NAMES inside the container: values never leave it.
+PROBE = r"""
+echo "uid=$(id -u 2>/dev/null)"; echo "gid=$(id -g 2>/dev/null)"
+echo "user=$(id -un 2>/dev/null)"; echo "group=$(id -gn 2>/dev/null)"
+echo "groups=$(id -G 2>/dev/null)"; echo "group_names=$(id -Gn 2>/dev/null)"
+echo "kernel=$(uname -r 2>/dev/null)"; echo "arch=$(uname -m 2>/dev/null)"
+[ -r /proc/version ] && echo "proc_version=$(cat /proc/version)"
+if [ -r /etc/os-release ]; then
+  while IFS= read -r l; do case "$l" in *=*) echo "os_$l";; esac; done </etc/os-release
+fi
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  echo "cgroup=2"
+  [ -r /sys/fs/cgroup/memory.max ] && echo "mem_max=$(cat /sys/fs/cgroup/memory.max)"
+  [ -r /sys/fs/cgroup/cpu.max ] && echo "cpu_max=$(cat /sys/fs/cgroup/cpu.max)"
+  [ -r /sys/fs/cgroup/pids.max ] && echo "pids_max=$(cat /sys/fs/cgroup/pids.max)"
+else
+  echo "cgroup=1"
+  m=/sys/fs/cgroup/memory/memory.limit_in_bytes; [ -r $m ] && echo "mem_max=$(cat $m)"
+  [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && \
+    echo "cpu_max=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+  [ -r /sys/fs/cgroup/pids/pids.max ] && echo "pids_max=$(cat /sys/fs/cgroup/pids/pids.max)"
+fi
+if [ -r /proc/self/mounts ]; then while IFS= read -r l; do echo "mount=$l"; done </proc/self/mounts; fi
+if [ -r /proc/self/status ]; then
+  while IFS= read -r l; do
+    case "$l" in
+      CapEff:*) echo "capeff=${l#CapEff:}";; Seccomp:*) echo "seccomp=${l#Seccomp:}";;
+      NoNewPrivs:*) echo "nnp=${l#NoNewPrivs:}";;
+    esac
+  done </proc/self/status
+fi
+if [ -r /proc/self/limits ]; then while IFS= read -r l; do echo "limit=$l"; done </proc/self/limits; fi
+echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"
+if [ -r /etc/resolv.conf ]; then while IFS= read -r l; do echo "resolv=$l"; done </etc/resolv.conf; fi
+echo "tz=${TZ-}"; [ -r /etc/timezone ] && echo "etc_timezone=$(cat /etc/timezone)"
+[ -L /etc/localtime ] && echo "localtime=$(readlink /etc/localtime 2>/dev/null)"
+echo "lang=${LANG-}"; echo "lc_all=${LC_ALL-}"
+echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo 2>/dev/null)"
+awk 'BEGIN { for (k in ENVIRON) print "env_name=" k }' 2>/dev/null || env | while IFS='=' read -r k _; do
+  case "$k" in *[!A-Za-z0-9_]*|'') ;; *) echo "env_name=$k";; esac
+done
+true
+"""
+
+CAPABILITIES = (
+    "CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP LINUX_IMMUTABLE NET_BIND_SERVICE "
+    "NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT "
+    "SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP "
+    "MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE"
+).split()
+SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filter"}
+_UNLIMITED = 1 << 62
+_VIRTUAL_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs", "debugfs", "tracefs"}
+
+
+def decode_capabilities(hex_mask: str) -> list[str]:
+    """CapEff as capability names (CAP_ prefix dropped); unknown high bits appear as their bit number."""
+    try:
+        mask = int(hex_mask, 16)
+    except ValueError:
+        return []
+    names = []
+    for bit in range(64):
+        if mask >> bit & 1:
+            names.append(CAPABILITIES[bit] if bit < len(CAPABILITIES) else f"bit{bit}")
+    return names
+
+
+def _limit(text: str | None) -> int | None:
+    if not text or text.strip() in ("max", "-1", ""):
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return None
+    return None if value >= _UNLIMITED or value < 0 else value
+
+
+def _cpus(text: str | None) -> float | None:
+    if not text:
+        return None
+    parts = text.split()
+    if len(parts) != 2 or parts[0] in ("max", "-1"):
+        return None
+    try:
+        return round(int(parts[0]) / int(parts[1]), 3)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def parse_facts(output: str) -> dict[str, Any]:
+    """Structured facts from the probe's `key=value` lines."""
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for line in output.splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        if key in ("mount", "limit", "resolv", "env_name"):
+            multi.setdefault(key, []).append(value)
+        else:
+            single.setdefault(key, value)
+    facts: dict[str, Any] = {}
+    facts["user"] = {
+        "uid": _int(single.get("uid")), "gid": _int(single.get("gid")),
+        "name": single.get("user") or None, "group": single.get("group") or None,
+        "groups": [int(g) for g in single.get("groups", "").split() if g.isdigit()],
+        "group_names": single.get("group_names", "").split(),
+    }
+    facts["kernel"] = single.get("kernel") or None
+    facts["arch"] = single.get("arch") or None
+    facts["os"] = {k[3:].lower(): v.strip('"') for k, v in single.items()
+                   if k.startswith("os_") and k[3:] in ("ID", "VERSION_ID", "PRETTY_NAME", "VERSION_CODENAME")}
+    facts["limits"] = {
+        "cgroup_version": _int(single.get("cgroup")),
+        "memory_bytes": _limit(single.get("mem_max")),
+        "cpus": _cpus(single.get("cpu_max")),
+        "pids": _limit(single.get("pids_max")),
+    }
+    facts["filesystem"] = _mounts(multi.get("mount", []))
+    security: dict[str, Any] = {}
+    if "capeff" in single:
+        security["capabilities"] = decode_capabilities(single["capeff"].strip())
+    if "seccomp" in single:
+        security["seccomp"] = SECCOMP_MODES.get(single["seccomp"].strip(), single["seccomp"].strip())
+    if "nnp" in single:
+        security["no_new_privs"] = single["nnp"].strip() == "1"
+    facts["security"] = security
+    facts["ulimits"] = _limits(multi.get("limit", []))
+    facts["hostname"] = single.get("hostname") or None
+    facts["resolv_conf"] = {
+        "nameservers": [ln.split()[1] for ln in multi.get("resolv", []) if ln.startswith("nameserver") and
+                        len(ln.split()) > 1],
+        "search": [w for ln in multi.get("resolv", []) if ln.startswith("search") for w in ln.split()[1:]],
+    }
+    facts["timezone"] = {"TZ": single.get("tz") or None, "etc_timezone": single.get("etc_timezone") or None,
+                         "localtime": single.get("localtime") or None}
+    facts["locale"] = {"LANG": single.get("lang") or None, "LC_ALL": single.get("lc_all") or None}
+    facts["cpu_count"] = _int(single.get("cpus"))
+    facts["env_names"] = sorted(set(multi.get("env_name", [])))
+    version = single.get("proc_version", "")
+    facts["runtime"] = {"gvisor": facts["kernel"] == "4.4.0" and "#1 SMP Sun Jan 10 15:06:54 PST 2016" in version}
+    return facts
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _mounts(lines: list[str]) -> dict[str, Any]:
+    read_only = None
+    writable = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        fstype, target, options = parts[2], parts[1], parts[3].split(",")
+        if target == "/":
+            read_only = "ro" in options
+        elif "rw" in options and fstype not in _VIRTUAL_FS and not target.startswith(("/proc", "/sys", "/dev/pts")):
+            writable.append(target)
+    return {"rootfs_read_only": read_only, "writable_mounts": sorted(set(writable))}
+
+
+def _limits(lines: list[str]) -> dict[str, str]:
+    wanted = {"Max open files": "nofile", "Max processes": "nproc", "Max stack size": "stack",
+              "Max core file size": "core", "Max locked memory": "memlock"}
+    out = {}
+    for line in lines:
+        for label, name in wanted.items():
+            if line.startswith(label):
+                rest = line[len(label):].split()
+                if len(rest) >= 2:
+                    out[name] = f"{rest[0]}/{rest[1]}"
+    return out
+
+
+# Facts that can explain a behaviour difference; hostnames and the like differ everywhere and explain nothing.
+# In order of how often they explain a difference; a failure message's own words move the matching ones first.
+EXPLANATORY = (
+    "filesystem.rootfs_read_only", "user.uid", "security.capabilities", "limits.memory_bytes", "limits.pids",
+    "limits.cpus", "security.no_new_privs", "security.seccomp", "runtime.gvisor", "runtime.name", "kernel",
+    "filesystem.writable_mounts", "user.gid", "user.name", "user.groups", "arch", "os.id", "os.version_id",
+    "limits.cgroup_version", "ulimits.nofile", "ulimits.nproc", "timezone.TZ", "timezone.localtime", "locale.LANG",
+    "locale.LC_ALL", "cpu_count", "env_names",
+)
+
+# Words in a failure message that point at a fact.
+CLUES = {
+    "read-only file system": ("filesystem.rootfs_read_only", "filesystem.writable_mounts"),
+    "permission denied": ("user.uid", "user.gid", "user.groups", "filesystem.rootfs_read_only",
+                          "security.capabilities"),
+    "operation not permitted": ("security.capabilities", "security.no_new_privs", "security.seccomp", "user.uid"),
+    "killed": ("limits.memory_bytes",), "137": ("limits.memory_bytes",), "memory": ("limits.memory_bytes",),
+    "can't fork": ("limits.pids", "ulimits.nproc"), "resource temporarily unavailable": ("limits.pids",),
+    "too many open files": ("ulimits.nofile",), "timed out": ("limits.cpus",),
+}
+
+
+def clue_keys(messages: list[str]) -> list[str]:
+    """Fact keys that the failure messages hint at, most specific first."""
+    found: dict[str, None] = {}
+    for message in messages:
+        lowered = message.lower()
+        for word, keys in CLUES.items():
+            if word in lowered:
+                for key in keys:
+                    found.setdefault(key, None)
+    return list(found)
+
+
+def flatten(facts: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys for nested facts: {"user": {"uid": 0}} -> {"user.uid": 0}."""
+    out: dict[str, Any] = {}
+    for key, value in facts.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def describe(key: str, value: Any) -> str:
+    """A fact as a reader wants it: 'rootfs read-only', 'memory limit 256 MiB', 'uid 10001'."""
+    if key == "filesystem.rootfs_read_only":
+        return "rootfs read-only" if value else "rootfs writable"
+    if key == "limits.memory_bytes":
+        return "no memory limit" if value is None else f"memory limit {value / 2**20:g} MiB"
+    if key == "limits.pids":
+        return "no pids limit" if value is None else f"pids limit {value}"
+    if key == "limits.cpus":
+        return "no CPU limit" if value is None else f"CPU limit {value:g}"
+    if key == "security.capabilities":
+        return "capabilities: " + (", ".join(value) if value else "none")
+    if key == "runtime.gvisor":
+        return "gVisor" if value else "not gVisor"
+    if isinstance(value, list):
+        value = ", ".join(map(str, value)) or "none"
+    return f"{key.split('.', 1)[-1] if key.startswith(('user.', 'os.')) else key} {value}"

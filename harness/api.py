@@ -17,6 +17,7 @@ from harness import __version__
 from harness.config import EngineSpec, Matrix, read_matrix
 from harness.errors import Interrupted, PorttestError
 from harness.plan import Plan, make_plan
+from harness.redact import redact_result
 from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble
 from harness.runner import OnProgress, Progress, RunContext, Tracker, run_cells
 
@@ -73,7 +74,8 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     except PorttestError as exc:
         envs = {name: EnvironmentResult(name=name, status="error", error=exc.message, hint=exc.hint, phase="image")
                 for name in cells.names}
-        return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began), **extra))
+        return RunOutcome(redact_result(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
+                                                 **extra), matrix.secret_values))
     except Interrupted as early:
         envs = {name: _interrupted(name, early) for name in cells.names}
         return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
@@ -95,7 +97,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
                 name=name, status="error", error="the environment did not report", phase="unknown")
     identity = ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests)
     result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
-    return RunOutcome(result, signal_)
+    return RunOutcome(redact_result(result, matrix.secret_values), signal_)
 
 
 def _interrupted(name: str, signal_: Interrupted | None) -> EnvironmentResult:
@@ -119,8 +121,13 @@ class Leftover:
     removed: bool
 
 
-def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None) -> list[Leftover]:
-    """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled."""
+def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None,
+          older_than: float | None = None) -> list[Leftover]:
+    """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled.
+
+    Containers of a porttest run that is still alive on this machine are left alone, and with `older_than`
+    (seconds) so are containers created more recently than that.
+    """
     from harness import container as containers
     from harness.engines import connect
 
@@ -137,8 +144,14 @@ def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None]
             if engine.endpoint in seen_daemons:
                 continue
             seen_daemons.add(engine.endpoint)
+            now = datetime.now(UTC)
             for item in containers.find_leftovers(engine):
                 labels = item.get("Labels") or {}
+                if containers.owner_alive(labels):
+                    continue
+                created = containers.created_at(labels)
+                if older_than is not None and created is not None and (now - created).total_seconds() < older_than:
+                    continue
                 if not dry_run:
                     containers.remove(engine, item["Id"])
                 shown = (item.get("Names") or ["?"])[0].lstrip("/")

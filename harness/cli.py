@@ -25,6 +25,13 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
+def _duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 90s, 30m, 2h or 1d")
+    return int(text[:-1]) * units[text[-1]]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="porttest", description="Run one container image in several environments with the same testinfra "
@@ -52,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean = sub.add_parser("clean", help="remove porttest-labelled containers from the matrix's engines")
     clean.add_argument("matrix", type=Path)
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    clean.add_argument("--older-than", type=_duration, metavar="AGE",
+                       help="only containers created longer ago than AGE (e.g. 30m, 2h, 1d)")
 
     schema = sub.add_parser("schema", help="print the JSON schema of matrix.yaml (for editors), or of results")
     schema.add_argument("--results", action="store_true", help="the schema of results JSON (porttest.results/1)")
@@ -120,15 +129,14 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     from harness import api
 
     plan = api.plan(api.validate(args.matrix), args.env)
-    cells = [{"environment": c.id, "ship": c.environment.ship, "engine": c.environment.engine.host or "local"}
-             for c in plan.cells]
+    cells = [c.describe() for c in plan.cells]
     if args.format == "github":
         print(json.dumps({"include": cells}))
     elif args.format == "json":
         print(json.dumps(cells, indent=2))
     else:
         for cell in cells:
-            print(f"{cell['environment']}: engine {cell['engine']}, ship {cell['ship']}")
+            print(f"{cell['environment']}: engine {cell['engine']}, ship {cell['ship']}, runs-on {cell['runs-on']}")
     return 0
 
 
@@ -223,7 +231,7 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"porttest: warning: {message}", file=sys.stderr)
 
-    found = api.clean(matrix, dry_run=args.dry_run, on_error=warn)
+    found = api.clean(matrix, dry_run=args.dry_run, on_error=warn, older_than=args.older_than)
     verb = "would remove" if args.dry_run else "removed"
     for item in found:
         print(f"{verb} {item.name} ({item.id}) on {item.environment} [{item.engine}], run {item.run_id}")
@@ -260,7 +268,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
         print(f"porttest: warning: {warning}", file=sys.stderr)
-    with _Signals() as signals, LiveStatus(names) as live:
+    with _Signals() as signals, LiveStatus(names, secrets=matrix.secret_values) as live:
         try:
             outcome = api.run(matrix, args.env, on_progress=live, keep_workdir=args.keep_workdir)
         except Interrupted as exc:

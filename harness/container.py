@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from harness.session import ExecSession
 LABEL_RUN = "io.porttest.run"
 LABEL_ENV = "io.porttest.environment"
 LABEL_CREATED = "io.porttest.created"
+LABEL_OWNER = "io.porttest.owner"
 LOG_TAIL = 20
 
 
@@ -59,12 +62,43 @@ def container_name(run_id: str, environment: str) -> str:
     return f"porttest-{run_id}-{re.sub(r'[^A-Za-z0-9_.-]', '-', environment)}"
 
 
+def extra_labels() -> dict[str, str]:
+    """Labels from PORTTEST_LABELS="key=value,key2=value2" (e.g. a CI job id), added to every container."""
+    out = {}
+    for item in os.environ.get("PORTTEST_LABELS", "").split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep and key and not key.startswith("io.porttest.run"):
+            out[key] = value
+    return out
+
+
 def labels_for(run_id: str, environment: str) -> dict[str, str]:
     return {
+        **extra_labels(),
         LABEL_RUN: run_id,
         LABEL_ENV: environment,
         LABEL_CREATED: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        LABEL_OWNER: f"{socket.gethostname()}:{os.getpid()}",
     }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """Whether the porttest process that created a container still runs on this machine."""
+    host, _, pid = labels.get(LABEL_OWNER, "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()  # noqa: SIM115 - one short read
+    except OSError:
+        return False
+    return b"porttest" in cmdline or b"harness" in cmdline
+
+
+def created_at(labels: dict[str, str]) -> datetime | None:
+    try:
+        return datetime.strptime(labels.get(LABEL_CREATED, ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Started:

@@ -7,13 +7,16 @@ import threading
 import time
 from typing import IO, Any
 
+from harness.redact import redact_text
 from harness.runner import Progress
 
 
 class LiveStatus:
     """Receives Progress events from worker threads and shows the phase of every environment."""
 
-    def __init__(self, names: tuple[str, ...], stream: IO[str] | None = None, color: bool | None = None) -> None:
+    def __init__(self, names: tuple[str, ...], stream: IO[str] | None = None, color: bool | None = None,
+                 secrets: frozenset[str] = frozenset()) -> None:
+        self.secrets = secrets
         self.stream = stream or sys.stderr
         self.names = names
         self.state: dict[str, tuple[str, str]] = {n: ("waiting", "") for n in names}
@@ -37,13 +40,14 @@ class LiveStatus:
             self._live.__exit__(None, None, None)
 
     def __call__(self, event: Progress) -> None:
+        detail = redact_text(event.detail, self.secrets) if self.secrets else event.detail
         with self.lock:
             previous = self.state.get(event.environment, ("", ""))[0]
-            self.state[event.environment] = (event.phase, event.detail)
+            self.state[event.environment] = (event.phase, detail)
             if self._live is not None:
                 self._live.update(self._table())
             elif event.phase != previous or event.phase in ("done", "error"):
-                detail = f" {event.detail.splitlines()[0]}" if event.detail else ""
+                detail = f" {detail.splitlines()[0]}" if detail else ""
                 elapsed = time.monotonic() - self.began.get(event.environment, time.monotonic())
                 self.stream.write(f"porttest: [{event.environment}] {event.phase}{detail} ({elapsed:.1f}s)\n")
                 self.stream.flush()

@@ -21,6 +21,12 @@ class Cell:
     def id(self) -> str:
         return self.environment.name
 
+    def describe(self) -> dict[str, object]:
+        """The cell as CI needs it: `porttest plan --format github` prints a list of these."""
+        env = self.environment
+        return {"environment": env.name, "runs-on": env.ci.runs_on, "engine": env.engine.host or "local",
+                "ship": env.ship}
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -94,6 +95,24 @@ class _Child:
         yield testinfra.host.Host(PorttestBackend(runner, self.spec.container_name, timeout=command_timeout))
         runner.close()
         client.close()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:
+        limit = self.spec.profile.get("test_timeout")
+        if not limit:
+            yield
+            return
+
+        def expire(signum: int, frame: Any) -> None:
+            pytest.fail(f"test_timeout: the test took longer than {limit:g}s", pytrace=False)
+
+        previous = signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, float(limit))
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docker.errors
+import requests
+
 from harness import container as containers
 from harness.child_spec import ChildSpec
-from harness.engines import Engine, connect, handoff
+from harness.engines import Engine, connect, handoff, short_reason
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
 from harness.facts import PROBE, parse_facts
 from harness.image import ResolvedImage, ship
@@ -175,6 +178,11 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     except PorttestError as exc:
         status = "error"
         record.update(error=exc.message, hint=exc.hint, phase=phase)
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        status = "error"
+        where = engine.endpoint if engine is not None else (env.engine.host or "the local engine")
+        record.update(error=f"the engine {where} failed during {phase}: {short_reason(exc)}", phase=phase,
+                      hint="the engine stopped answering or refused a request; check that it is up")
     except Exception as exc:  # a bug: keep the traceback, but let the other environments finish
         log.exception("internal error in environment %s during %s", env.name, phase)
         status = "error"

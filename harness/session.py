@@ -182,6 +182,10 @@ class ShellSession:
         except (ConnectionError, OSError) as exc:
             self._drop(who, kill=False)
             raise ConnectionError(f"the session's shell was lost: {exc}") from None
+        except BaseException:
+            # Interrupted mid-command (a test timeout, Ctrl-C): the shell's output is out of step; start afresh.
+            self._drop(who, kill=True)
+            raise
 
     def _exchange(self, shell: _Shell, command: str, deadline: float) -> ExecResult:
         nonce = secrets.token_hex(8)

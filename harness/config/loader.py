@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from harness.config.models import ENV_NAME, EngineSpec, Environment, ImageSpec, Matrix, TLSSpec, WaitFor
+from harness.config.models import (
+    ENV_NAME,
+    CISpec,
+    EngineSpec,
+    Environment,
+    ImageSpec,
+    Matrix,
+    TLSSpec,
+    WaitFor,
+    dangerous_options,
+)
 from harness.config.run_options import KNOWN_RUN_NAMES, MANAGED_KWARGS, RunOptions
 from harness.config.yaml_source import Located, Path_, dotted, load_yaml
 from harness.errors import ConfigError, ConfigIssue
 
 _ENV_KEYS = set(Environment.model_fields) - {"name"}
-_TOP_KEYS = {"version", "image", "suites", "environments"}
+_TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
+SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 _TLS_PATHS = ("ca_cert", "client_cert", "client_key")
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec,
+    "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
 }
 
 _HINTS = {
@@ -132,12 +144,52 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     except ValidationError as exc:
         issues.extend(_from_pydantic(exc, data, doc, profiles))
         matrix = None
+    if matrix is not None:
+        issues.extend(_after_validation(matrix, doc, profiles))
+    variables = set(doc.variables).union(*(layer.variables for layers in profiles.values() for layer in layers))
+    secret_values = _secret_values(variables, data.get("secrets"), env)
+    if secret_values:
+        issues = [_redact_issue(issue, secret_values) for issue in issues]
     if any(i.path.startswith("environments.") for i in issues):
         issues = [i for i in issues if not (i.path == "environments" and "at least one" in i.message)]
     if issues:
         raise ConfigError(_dedupe(issues))
     assert matrix is not None
-    return matrix
+    return matrix.model_copy(update={"secret_values": frozenset(secret_values)})
+
+
+def _secret_values(variables: set[str], listed: object, env: Mapping[str, str]) -> set[str]:
+    """Values to redact: variables named under `secrets:`, and interpolated ones whose names look secret."""
+    names = {v for v in variables if SECRET_NAME.search(v)}
+    if isinstance(listed, list):
+        names |= {str(n) for n in listed}
+    # Very short values would redact ordinary words everywhere; they are not worth hiding either.
+    return {env[n] for n in names if len(env.get(n) or "") >= 4}
+
+
+def _redact_issue(issue: ConfigIssue, values: set[str]) -> ConfigIssue:
+    message, hint = issue.message, issue.hint
+    for value in values:
+        message = message.replace(value, "***")
+        hint = hint.replace(value, "***") if hint else hint
+    return ConfigIssue(issue.path, message, hint, issue.file, issue.line)
+
+
+def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Located]]) -> list[ConfigIssue]:
+    """Checks that need the merged environments: dangerous options need the matrix's consent.
+
+    TLS files are checked when an environment connects, not here: `run -e local` must not fail on the
+    certificates of an environment it does not run.
+    """
+    issues = []
+    for name, env in matrix.environments.items():
+        layers = profiles.get(name, [])
+        if not matrix.allow_privileged:
+            for key, what in dangerous_options(env.run):
+                issues.append(_issue(doc, ("environments", name, "run", key), f"refused: {what}",
+                                     "porttest never weakens isolation unless the matrix says `allow_privileged: "
+                                     "true` at the top level", layers))
+    return issues
 
 
 def _resolve(value: str, base: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -67,6 +68,23 @@ class EngineSpec(Frozen):
     timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     @model_validator(mode="after")
+    def _host_is_usable(self) -> EngineSpec:
+        if not self.host:
+            return self
+        parts = urlsplit(self.host)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"`{self.host}` has an invalid port") from None
+        if parts.scheme in ("tcp", "http", "https", "ssh") and not parts.hostname:
+            raise ValueError(f"`{self.host}` names no host")
+        if parts.scheme == "tcp" and port is None:
+            raise ValueError(f"`{self.host}` needs a port (2376 is Docker's TLS port)")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError(f"`{self.host}` names no socket path")
+        return self
+
+    @model_validator(mode="after")
     def _tls_for_tcp(self) -> EngineSpec:
         if self.host and self.host.startswith("tcp://") and self.tls is None:
             raise ValueError(
@@ -100,6 +118,12 @@ class WaitFor(Frozen):
         return next(k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None)
 
 
+class CISpec(Frozen):
+    """Hints for CI fan-out (porttest plan --format github): where this environment's job runs."""
+
+    runs_on: str | list[str] = "ubuntu-latest"
+
+
 class Environment(Frozen):
     """One place to run the image: an engine, a run profile, how the image gets there, and readiness."""
 
@@ -112,6 +136,8 @@ class Environment(Frozen):
     timeout: Annotated[float, Field(gt=0)] = Field(1800.0, description="seconds the whole suite run may take")
     exec_mode: ExecMode = Field("session", description="session: one persistent shell; exec: one exec per command")
     command_timeout: Annotated[float, Field(gt=0)] = Field(300.0, description="seconds one command may take")
+    test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
+    ci: CISpec = Field(default_factory=CISpec)
 
 
 class Matrix(Frozen):
@@ -121,8 +147,12 @@ class Matrix(Frozen):
     image: ImageSpec
     suites: Annotated[tuple[Path, ...], Field(min_length=1)]
     environments: dict[str, Environment]
+    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = Field(
+        (), description="names of variables whose values are redacted from every output")
+    allow_privileged: bool = Field(False, description="allow privileged mode, host namespaces and dangerous caps")
     source: Path
     base_dir: Path
+    secret_values: frozenset[str] = Field(default=frozenset(), exclude=True, repr=False)
 
     @model_validator(mode="after")
     def _has_environments(self) -> Matrix:
@@ -139,10 +169,40 @@ class Matrix(Frozen):
                 out.append(f"{env.name}: engine {env.engine.host} is used WITHOUT TLS (engine.tls: false)")
             elif tls is not None and not tls.verify:
                 out.append(f"{env.name}: TLS verification is OFF for {env.engine.host} (engine.tls.verify: false)")
-            if env.run.privileged:
-                out.append(f"{env.name}: the container runs PRIVILEGED (run.privileged: true)")
+            for where, what in dangerous_options(env.run):
+                out.append(f"{env.name}: {what} (run.{where}; allowed by allow_privileged: true)")
         return out
 
     def to_public(self) -> dict[str, Any]:
         """A JSON-ready view of the matrix for reports (paths as text)."""
-        return self.model_dump(mode="json", exclude={"source", "base_dir"})
+        return self.model_dump(mode="json", exclude={"source", "base_dir", "secret_values"})
+
+
+HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "uts_mode", "userns_mode")
+DANGEROUS_CAPS = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "SYS_TIME",
+                            "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON",
+                            "SYSLOG", "LINUX_IMMUTABLE"})
+
+
+def dangerous_options(run: RunOptions) -> list[tuple[str, str]]:
+    """(key, why) for every run option that weakens isolation between the container and its host."""
+    found: list[tuple[str, str]] = []
+    if run.privileged:
+        found.append(("privileged", "the container runs PRIVILEGED"))
+    for key in HOST_NAMESPACES:
+        if getattr(run, key) == "host":
+            found.append((key, f"the container shares the host's {key.split('_')[0]} namespace"))
+    for cap in run.cap_add or []:
+        if cap.upper().removeprefix("CAP_") in DANGEROUS_CAPS:
+            found.append(("cap_add", f"the container gets CAP_{cap.upper().removeprefix('CAP_')}"))
+    for opt in run.security_opt or []:
+        if opt.replace("=", ":").lower() in ("seccomp:unconfined", "apparmor:unconfined", "label:disable"):
+            found.append(("security_opt", f"the container runs with {opt}"))
+    if run.devices:
+        found.append(("devices", "host devices are passed into the container"))
+    volumes = run.volumes or {}
+    sources = list(volumes) if isinstance(volumes, dict) else [str(v).split(":", 1)[0] for v in volumes]
+    for source in sources:
+        if source in ("/", "/var/run/docker.sock", "/run/docker.sock") or source.startswith(("/proc", "/sys")):
+            found.append(("volumes", f"the host path {source} is mounted into the container"))
+    return found

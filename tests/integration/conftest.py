@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = "porttest-base/busybox:latest"
 DEBIAN = "porttest-base/debian:bookworm"
 LABEL = "io.porttest.run"
+# Every porttest process a test starts inherits this, so the leak checks below see only this session's containers
+# (another test session may run on the same engine at the same time).
+SESSION_LABEL = "io.porttest.test-session"
+SESSION_ID = uuid.uuid4().hex[:12]
+os.environ["PORTTEST_LABELS"] = f"{SESSION_LABEL}={SESSION_ID}"
 _lab_engines: list[TLSEngine] = []
 
 
@@ -77,7 +83,8 @@ def tls_client(tls_engine: TLSEngine) -> docker.DockerClient:
 
 def _porttest_containers(client: docker.DockerClient) -> list[str]:
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": LABEL})]
+        return [c.name for c in client.containers.list(
+            all=True, filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})]
     except Exception:  # noqa: BLE001 - an engine a test killed on purpose has nothing left to check
         return []
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.conftest import LABEL, REPO, SLEEPER, porttest, write
+from tests.integration.conftest import LABEL, REPO, SESSION_ID, SESSION_LABEL, SLEEPER, porttest, write
 
 SHELL_SUITE = "def test_shell(host):\n    assert host.run('true').rc == 0\n"
 
@@ -118,7 +118,7 @@ def test_containers_are_labelled_and_removed(tmp_path: Path, engine: docker.Dock
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline and not seen:
-        for c in engine.containers.list(all=True, filters={"label": LABEL}):
+        for c in engine.containers.list(all=True, filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]}):
             if c.labels.get("io.porttest.environment") == "only" and c.labels.get("team") == "qa":
                 seen = dict(c.labels)
         time.sleep(0.05)
@@ -170,7 +170,7 @@ def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Pat
     deadline = time.monotonic() + 60
     running: list[docker.models.containers.Container] = []
     while time.monotonic() < deadline and not running:
-        running = [c for c in engine.containers.list(filters={"label": LABEL})
+        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
                    if c.labels.get("io.porttest.environment") == "only"]
         time.sleep(0.1)
     assert running, "the run never started its container"

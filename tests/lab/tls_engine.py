@@ -73,6 +73,7 @@ class TLSEngine:
         self.certs = make_certs(self.dir / "certs")
         self.storage_driver = storage_driver or _main_storage_driver()
         self.daemon_config = dict(daemon_config or {})
+        self.killed = False
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.dir / "dockerd.log"
 
@@ -120,12 +121,20 @@ class TLSEngine:
             return False
 
     def _bridge_up(self) -> None:
+        if Path(f"/sys/class/net/{self.bridge}").exists():
+            return
         _run("ip", "link", "add", self.bridge, "type", "bridge")
         _run("ip", "addr", "add", self.subnet, "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
 
     def stop(self) -> None:
         """Stop our dockerd by its PID (never by name), then remove the bridge and the data."""
+        if self.killed:
+            # A killed dockerd leaves its containers' processes to their shims; a restart (no live-restore)
+            # stops them, and the normal stop below then ends the daemon cleanly.
+            self.killed = False
+            with contextlib.suppress(RuntimeError):
+                self.start()
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -144,6 +153,7 @@ class TLSEngine:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self.killed = True
 
     def env(self) -> dict[str, str]:
         """Variables that environments/cloud.yaml reads."""

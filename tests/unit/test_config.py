@@ -615,7 +615,7 @@ def test_verified_tls_has_no_warning(project: Path) -> None:
 
 
 def test_privileged_produces_a_warning(project: Path) -> None:
-    m = load(project, "environments:\n  p:\n    run: {privileged: true}\n")
+    m = load(project, "allow_privileged: true\nenvironments:\n  p:\n    run: {privileged: true}\n")
     assert any("PRIVILEGED" in w and w.startswith("p:") for w in m.warnings())
 
 

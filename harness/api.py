@@ -42,6 +42,7 @@ class RunOutcome:
 
     result: RunResult
     interrupted: Interrupted | None = None
+    forced: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -49,7 +50,7 @@ class RunOutcome:
 
 
 def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
-        keep_workdir: bool = False) -> RunOutcome:
+        keep_workdir: bool = False, build: bool = True) -> RunOutcome:
     """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
     from harness.engines import connect
     from harness.image import resolve
@@ -67,7 +68,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
             notify(Progress(name, "image", "resolving" if matrix.image.build is None else "building"))
         source = connect(EngineSpec())
         try:
-            image = resolve(source, matrix.image)
+            image = resolve(source, matrix.image, build=build)
         except BaseException:
             source.close()
             raise
@@ -97,7 +98,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
                 name=name, status="error", error="the environment did not report", phase="unknown")
     identity = ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests)
     result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
-    return RunOutcome(redact_result(result, matrix.secret_values), signal_)
+    return RunOutcome(redact_result(result, matrix.secret_values), signal_, forced=tracker.force.is_set())
 
 
 def _interrupted(name: str, signal_: Interrupted | None) -> EnvironmentResult:

@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from harness import __version__
-from harness.errors import EXIT_USAGE, Interrupted, PorttestError
+from harness.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PorttestError
 
 EXIT_CODES_HELP = """exit codes:
   0  parity: every test passed in every environment
@@ -21,6 +21,7 @@ EXIT_CODES_HELP = """exit codes:
   2  usage or configuration error (nothing ran)
   3  diverged: some test's outcome differs between environments
   4  an environment could not be set up or was lost (engine, image, container)
+  70  internal error: a porttest bug (the traceback is printed)
   130/143  interrupted by SIGINT/SIGTERM (containers are removed first)
 """
 
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-e", "--env", action="append", default=[], metavar="ENV",
                      help="run only this environment (repeatable)")
     _report_flags(run)
+    run.add_argument("--no-build", action="store_true",
+                     help="use the image already on the local engine under image.ref instead of building it "
+                          "(CI fan-out: build once, load the same image in every job)")
     run.add_argument("--keep-workdir", action="store_true", help="keep the pytest logs of each environment")
 
     validate = sub.add_parser("validate", help="check a matrix file without running anything")
@@ -108,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
         return exc.exit_code
+    except Exception:  # noqa: BLE001 - a bug: keep the traceback, never pass for a verdict code
+        import traceback
+
+        traceback.print_exc()
+        print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -193,6 +203,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _emit(result: Any, args: argparse.Namespace) -> None:
     """Write every report the flags ask for, print the console report, and GitHub annotations in Actions."""
+    from harness.errors import UsageError
     from harness.reporters import console
 
     renderers: dict[str, Any] = {}
@@ -214,8 +225,12 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
         renderers["html"] = html.render
     for flag, render in renderers.items():
         target: Path = getattr(args, flag)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(render(result), encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(render(result), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write --{flag} {target}: {exc.strerror or exc}",
+                             hint="check that the folder exists and is writable") from None
     print(console.render(result, color=_color(args), width=_width()), end="")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from harness.reporters import github
@@ -257,7 +272,13 @@ class _Signals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
-        raise Interrupted(signal.Signals(signum).name)
+        if self.count == 1:
+            raise Interrupted(signal.Signals(signum).name)
+        # Never raise again: the first signal's clean-up (removing containers) must not be cut short.
+        from harness.runner import force_quit
+
+        force_quit()
+        os.write(2, b"porttest: second signal: removing containers and exiting without waiting\n")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -268,16 +289,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
         print(f"porttest: warning: {warning}", file=sys.stderr)
-    with _Signals() as signals, LiveStatus(names, secrets=matrix.secret_values) as live:
+    with _Signals() as signals:
         try:
-            outcome = api.run(matrix, args.env, on_progress=live, keep_workdir=args.keep_workdir)
+            with LiveStatus(names, secrets=matrix.secret_values) as live:
+                outcome = api.run(matrix, args.env, on_progress=live, keep_workdir=args.keep_workdir,
+                                  build=not args.no_build)
         except Interrupted as exc:
-            # A second signal while the first was being handled: containers were already removed; leave now.
-            print(f"porttest: interrupted again by {exc.signal_name}; exiting", file=sys.stderr)
+            # Only when the signal lands outside the environments' run (their clean-up had already finished).
+            print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
+            return exc.exit_code
+        # Reports are written with the handlers still in place: a late Ctrl-C must not cut the JSON short.
+        signals.count = max(signals.count, 1)
+        _emit(outcome.result, args)
+        if outcome.forced:
+            sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(exc.exit_code)
-        del signals
-    _emit(outcome.result, args)
+            os._exit(outcome.exit_code)  # do not join environment threads still blocked in engine calls
     return outcome.exit_code
 
 

@@ -243,6 +243,10 @@ def describe(key: str, value: Any) -> str:
         return "no CPU limit" if value is None else f"CPU limit {value:g}"
     if key == "security.capabilities":
         return "capabilities: " + (", ".join(value) if value else "none")
+    if key == "filesystem.writable_mounts":
+        return "writable mounts: " + (", ".join(value) if value else "none")
+    if key == "env_names":
+        return "environment variables: " + (", ".join(value) if value else "none")
     if key == "runtime.gvisor":
         return "gVisor" if value else "not gVisor"
     if isinstance(value, list):

@@ -44,11 +44,12 @@ def _from_attrs(ref: str | None, attrs: dict[str, Any]) -> ResolvedImage:
     )
 
 
-def resolve(engine: Engine, spec: ImageSpec, on_progress: Any = None) -> ResolvedImage:
-    """Build (when `build:` is given) and inspect the image on the local engine, then check the digest pin."""
+def resolve(engine: Engine, spec: ImageSpec, on_progress: Any = None, build: bool = True) -> ResolvedImage:
+    """Build (when `build:` is given and `build` is true) and inspect the image on the local engine, then check the
+    digest pin. Two builds of one Dockerfile give two image IDs, so CI fan-out builds once and passes build=False."""
     ref = spec.ref
     try:
-        if spec.build is not None:
+        if spec.build is not None and build:
             image_id = _build(engine, spec, on_progress)
             attrs = engine.client.api.inspect_image(image_id)
         else:

@@ -55,6 +55,7 @@ class Tracker:
     containers: dict[str, tuple[Engine, str]] = field(default_factory=dict)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+    force: threading.Event = field(default_factory=threading.Event)
 
     def add_container(self, env: str, engine: Engine, container_id: str) -> None:
         with self.lock:
@@ -89,6 +90,15 @@ class Tracker:
             self.drop_container(env)
 
 
+_ACTIVE: list[Tracker] = []
+
+
+def force_quit() -> None:
+    """A second Ctrl-C: stop waiting for environments that are still winding down (safe in a signal handler)."""
+    for tracker in list(_ACTIVE):
+        tracker.force.set()
+
+
 @dataclass(frozen=True)
 class RunContext:
     """What every cell shares: the run, the image, the local engine, and where to put files."""
@@ -109,6 +119,7 @@ def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult]
     pool = ThreadPoolExecutor(max_workers=max(1, len(plan.cells)), thread_name_prefix="porttest-env")
     futures: dict[Future[EnvironmentResult], Cell] = {pool.submit(run_cell, cell, ctx): cell for cell in plan.cells}
     pending = set(futures)
+    _ACTIVE.append(ctx.tracker)
     try:
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -117,8 +128,13 @@ def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult]
     except Interrupted as signal_:
         interrupted = signal_
         ctx.tracker.abort()
+        # Environments wind down on their own (each removes its container); a second signal stops the waiting.
+        while pending and not ctx.tracker.force.is_set():
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        ctx.tracker.abort()  # anything registered while winding down
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        _ACTIVE.remove(ctx.tracker)
+        pool.shutdown(wait=not ctx.tracker.force.is_set(), cancel_futures=True)
     if interrupted is not None:
         for future, cell in futures.items():
             if cell.id not in results and future.done() and not future.cancelled():
@@ -143,6 +159,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
             raise ContainerError("cancelled")
         phase = name
         ctx.on_progress(Progress(env.name, name, detail))
+        _injected_delay(name, ctx.tracker.cancel)
 
     try:
         enter("connect", env.engine.host or "local engine")
@@ -190,6 +207,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
                       hint="this is a porttest bug; please report it with the traceback above")
     finally:
         ctx.on_progress(Progress(env.name, "teardown"))
+        _injected_delay("teardown", threading.Event())
         owned = ctx.tracker.drop_container(env.name)
         if owned is not None:
             try:
@@ -202,6 +220,18 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
                                **record)  # type: ignore[arg-type]
     ctx.on_progress(Progress(env.name, "done" if status == "ok" else "error", result.error or ""))
     return result
+
+
+def _injected_delay(phase: str, cancel: threading.Event) -> None:
+    """Fault injection for porttest's own tests: PORTTEST_FAULT_DELAY="start=2,teardown=2" holds a phase open."""
+    spec = os.environ.get("PORTTEST_FAULT_DELAY")
+    if not spec:
+        return
+    for item in spec.split(","):
+        name, _, seconds = item.partition("=")
+        if name.strip() == phase:
+            with contextlib.suppress(ValueError):
+                cancel.wait(float(seconds))
 
 
 def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> tuple[TestRecord, ...]:

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 ./scripts/dev-env.sh
 ./scripts/ensure-engine.sh
 ./scripts/build-base-images.sh
+./scripts/install-test-tools.sh
 exec .venv/bin/tox run -e lint,type,py311 "$@"

@@ -131,9 +131,19 @@ class _Walker:
             if node.style is None:
                 # An unquoted value resolves its type after interpolation: ${RO:-true} is a bool.
                 tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-                return _CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, text), deep=True)
+                return self.construct(yaml.ScalarNode(tag, text, node.start_mark, node.end_mark), path)
             return text
-        return _CONSTRUCTOR.construct_object(node, deep=True)
+        return self.construct(node, path)
+
+    def construct(self, node: yaml.Node, path: Path_) -> Any:
+        try:
+            return _CONSTRUCTOR.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, OverflowError) as exc:
+            # e.g. a bare `=` (the YAML "value" tag) or an impossible date such as 2024-13-45
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.issue(path, node.start_mark.line + 1, f"cannot read this value: {reason}",
+                       "quote the value to make it a plain string")
+            return None
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")

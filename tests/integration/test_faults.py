@@ -254,10 +254,15 @@ def test_sigterm_while_shipping(tmp_path: Path, engine: docker.DockerClient, tls
             tls_client.images.remove(image.id, force=True)
 
 
-@pytest.mark.parametrize("marker, second", [("[local] ready", False), ("[local] tests", True)])
-def test_sigint_while_waiting_or_testing(tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str],
-                                         marker: str, second: bool) -> None:
-    write(tmp_path, "suites/test_x.py", "import time\n\ndef test_slow(host):\n    time.sleep(30)\n")
+@pytest.mark.parametrize("marker, second", [
+    ("[local] start", False), ("[local] ready", False), ("[local] tests", True), ("[local] teardown", False)])
+def test_sigint_while_starting_waiting_testing_or_tearing_down(
+        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str], marker: str, second: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fault injection holds the short phases open long enough to be hit.
+    monkeypatch.setenv("PORTTEST_FAULT_DELAY", "start=3,teardown=3")
+    slow = "teardown" not in marker
+    write(tmp_path, "suites/test_x.py", f"import time\n\ndef test_slow(host):\n    time.sleep({30 if slow else 0})\n")
     wait = "{port: 9, timeout: 60}" if "ready" in marker else "null"
     write(tmp_path, "matrix.yaml", f"""
         version: 1

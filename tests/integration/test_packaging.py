@@ -1,0 +1,43 @@
+"""The wheel that `python -m build` makes installs into a clean virtualenv and runs the demo's local environments."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--sdist", "--outdir", str(out), str(REPO)],
+                           capture_output=True, text=True, timeout=600)
+    if built.returncode != 0 and "No module named build" in built.stderr:
+        pytest.skip("the `build` package is not installed (pip install build)")
+    assert built.returncode == 0, built.stderr[-3000:]
+    wheels = list(out.glob("porttest-*.whl"))
+    assert len(wheels) == 1 and list(out.glob("porttest-*.tar.gz"))
+    return wheels[0]
+
+
+def test_wheel_installs_into_a_clean_venv_and_runs(wheel: Path, tmp_path: Path, base_images: dict[str, str]) -> None:
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+                         capture_output=True, text=True, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    exe = env_dir / "bin" / "porttest"
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("porttest ")
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    ran = subprocess.run([str(exe), "run", "matrix.yaml", "-e", "local", "-e", "staging"], cwd=REPO,
+                         capture_output=True, text=True, timeout=600,
+                         env={**clean_env, "BASE_IMAGE": base_images["debian"], "NO_COLOR": "1"})
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "verdict: PARITY" in ran.stdout

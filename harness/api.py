@@ -86,7 +86,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     tracker = Tracker()
     try:
         ctx = RunContext(run_id=run_id, image=image, source=source, workdir=workdir, base_dir=matrix.base_dir,
-                         tracker=tracker, on_progress=notify)
+                         tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx)
     finally:
         source.close()
@@ -129,7 +129,6 @@ def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None]
     Containers of a porttest run that is still alive on this machine are left alone, and with `older_than`
     (seconds) so are containers created more recently than that.
     """
-    from harness import container as containers
     from harness.engines import connect
 
     found: list[Leftover] = []
@@ -145,19 +144,43 @@ def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None]
             if engine.endpoint in seen_daemons:
                 continue
             seen_daemons.add(engine.endpoint)
-            now = datetime.now(UTC)
-            for item in containers.find_leftovers(engine):
-                labels = item.get("Labels") or {}
-                if containers.owner_alive(labels):
-                    continue
-                created = containers.created_at(labels)
-                if older_than is not None and created is not None and (now - created).total_seconds() < older_than:
-                    continue
-                if not dry_run:
-                    containers.remove(engine, item["Id"])
-                shown = (item.get("Names") or ["?"])[0].lstrip("/")
-                found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
-                                      labels.get(containers.LABEL_RUN, ""), not dry_run))
+            found.extend(_sweep(name, engine, dry_run, older_than, on_error))
         finally:
             engine.close()
+    return found
+
+
+def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
+           on_error: Callable[[str], None] | None) -> list[Leftover]:
+    import docker.errors
+    import requests
+
+    from harness import container as containers
+    from harness.engines import short_reason
+
+    found: list[Leftover] = []
+    try:
+        leftovers = containers.find_leftovers(engine)
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        if on_error:
+            on_error(f"{name}: cannot list containers on {engine.endpoint}: {short_reason(exc)}")
+        return found
+    now = datetime.now(UTC)
+    for item in leftovers:
+        labels = item.get("Labels") or {}
+        if containers.owner_alive(labels):
+            continue
+        created = containers.created_at(labels)
+        if older_than is not None and created is not None and (now - created).total_seconds() < older_than:
+            continue
+        if not dry_run:
+            try:
+                containers.remove(engine, item["Id"])
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                if on_error:
+                    on_error(f"{name}: cannot remove {item['Id'][:12]}: {short_reason(exc)}")
+                continue
+        shown = (item.get("Names") or ["?"])[0].lstrip("/")
+        found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
+                              labels.get(containers.LABEL_RUN, ""), not dry_run))
     return found

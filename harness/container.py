@@ -88,7 +88,8 @@ def owner_alive(labels: dict[str, str]) -> bool:
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
-        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()  # noqa: SIM115 - one short read
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read()
     except OSError:
         return False
     return b"porttest" in cmdline or b"harness" in cmdline

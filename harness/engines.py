@@ -142,7 +142,11 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
         api = min(_version_tuple(version.get("ApiVersion", "1.24")),
                   _version_tuple(docker.constants.DEFAULT_DOCKER_API_VERSION))
         client = _client(kwargs, ".".join(map(str, api)), wait)
-        info = client.info()
+        try:
+            info = client.info()
+        except BaseException:
+            client.close()
+            raise
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
         raise EngineError(f"cannot reach engine {endpoint}: {short_reason(exc)}", hint=_hint_for(exc, spec)) from None
     components = {c.get("Name", "") for c in version.get("Components") or []}

@@ -58,6 +58,8 @@ CAPABILITIES = (
 SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filter"}
 _UNLIMITED = 1 << 62
 _VIRTUAL_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs", "debugfs", "tracefs"}
+# Mounts the engine adds to every container; they say nothing about the environment's profile.
+_ENGINE_MOUNTS = {"/dev", "/dev/shm", "/dev/mqueue", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
 
 
 def decode_capabilities(hex_mask: str) -> list[str]:
@@ -167,7 +169,8 @@ def _mounts(lines: list[str]) -> dict[str, Any]:
         fstype, target, options = parts[2], parts[1], parts[3].split(",")
         if target == "/":
             read_only = "ro" in options
-        elif "rw" in options and fstype not in _VIRTUAL_FS and not target.startswith(("/proc", "/sys", "/dev/pts")):
+        elif ("rw" in options and fstype not in _VIRTUAL_FS and target not in _ENGINE_MOUNTS
+              and not target.startswith(("/proc", "/sys", "/dev/pts"))):
             writable.append(target)
     return {"rootfs_read_only": read_only, "writable_mounts": sorted(set(writable))}
 

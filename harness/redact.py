@@ -18,11 +18,16 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+# Fields whose values are fixed vocabulary (schema name, verdict, status, outcomes): masking a secret that happens to
+# be an ordinary word ("passed", "test") there would break the result, and they cannot hold a secret anyway.
+_FIXED = frozenset({"schema", "verdict", "status", "outcome", "outcomes", "phase", "mode"})
+
+
 def _walk(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets)
     if isinstance(value, dict):
-        return {_walk(k, secrets): _walk(v, secrets) for k, v in value.items()}
+        return {k: (v if k in _FIXED else _walk(v, secrets)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_walk(v, secrets) for v in value]
     return value

@@ -12,6 +12,7 @@ from harness.errors import (
     EXIT_DIVERGED,
     EXIT_ENVIRONMENT,
     EXIT_FAILED,
+    EXIT_INTERNAL,
     EXIT_PARITY,
     ResultsError,
 )
@@ -74,6 +75,7 @@ class EnvironmentResult(_Frozen):
     duration: float = 0.0
     tests: tuple[TestRecord, ...] = ()
     notes: tuple[str, ...] = ()
+    internal: bool = False  # the error is a porttest bug, not the environment's fault
 
 
 class TestRow(_Frozen):
@@ -107,6 +109,8 @@ class RunResult(_Frozen):
 
     @property
     def exit_code(self) -> int:
+        if any(env.internal for env in self.environments.values()):
+            return EXIT_INTERNAL
         return EXIT_CODES[self.verdict]
 
     @property

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -80,8 +81,7 @@ class Tracker:
             children = list(self.children.values())
             owned = list(self.containers.items())
         for proc in children:
-            if proc.poll() is None:
-                proc.kill()
+            _kill_group(proc)
         for env, (engine, cid) in owned:
             try:
                 containers.remove(engine, cid)
@@ -110,6 +110,7 @@ class RunContext:
     base_dir: Path
     tracker: Tracker
     on_progress: OnProgress
+    keep_workdir: bool = False
 
 
 def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult], Interrupted | None]:
@@ -117,10 +118,14 @@ def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult]
     results: dict[str, EnvironmentResult] = {}
     interrupted: Interrupted | None = None
     pool = ThreadPoolExecutor(max_workers=max(1, len(plan.cells)), thread_name_prefix="porttest-env")
-    futures: dict[Future[EnvironmentResult], Cell] = {pool.submit(run_cell, cell, ctx): cell for cell in plan.cells}
-    pending = set(futures)
+    futures: dict[Future[EnvironmentResult], Cell] = {}
+    pending: set[Future[EnvironmentResult]] = set()
     _ACTIVE.append(ctx.tracker)
     try:
+        for cell in plan.cells:
+            future = pool.submit(run_cell, cell, ctx)
+            futures[future] = cell
+            pending.add(future)
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
@@ -204,7 +209,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         log.exception("internal error in environment %s during %s", env.name, phase)
         status = "error"
         record.update(error=f"internal error during {phase}: {type(exc).__name__}: {exc}", phase=phase,
-                      hint="this is a porttest bug; please report it with the traceback above")
+                      hint="this is a porttest bug; please report it with the traceback above", internal=True)
     finally:
         ctx.on_progress(Progress(env.name, "teardown"))
         _injected_delay("teardown", threading.Event())
@@ -220,6 +225,15 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
                                **record)  # type: ignore[arg-type]
     ctx.on_progress(Progress(env.name, "done" if status == "ok" else "error", result.error or ""))
     return result
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a pytest child and anything it started (it leads its own process group), by its PID."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
 
 
 def _injected_delay(phase: str, cancel: threading.Event) -> None:
@@ -238,7 +252,7 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
     env = cell.environment
     records = ctx.workdir / f"{env.name}.records.jsonl"
     spec_path = ctx.workdir / f"{env.name}.child.json"
-    ini = ctx.workdir / "pytest.ini"
+    ini = ctx.workdir / f"{env.name}.pytest.ini"  # one per child: threads never rewrite a file a child reads
     ini.write_text("[pytest]\n", encoding="utf-8")
     ChildSpec(
         environment=env.name, engine=handoff(engine), container_id=started.id,
@@ -261,16 +275,16 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
         try:
             rc = _follow(proc, records, env.name, env.timeout, ctx)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _kill_group(proc)
+            proc.wait()
             ctx.tracker.drop_child(env.name)
     _, tests = read_records(records)
     if ctx.tracker.cancel.is_set():
         raise ContainerError("cancelled during the suites")
     if rc not in (0, 1, 5):
         raise SuiteError(f"pytest ended with exit code {rc}:\n{_tail(log_path)}",
-                         hint=f"the whole log is in {log_path}" if os.environ.get("PORTTEST_KEEP") else None)
+                         hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
+                         "run with --keep-workdir to keep the whole pytest log")
     if not tests:
         raise SuiteError("the suites collected no tests", hint="check the suite paths and file names (test_*.py)")
     return tests
@@ -297,11 +311,11 @@ def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: flo
         if rc is not None:
             return rc
         if time.monotonic() > deadline:
-            proc.kill()
+            _kill_group(proc)
             raise SuiteError(f"the suites did not finish within {timeout:g}s",
                              hint="raise the environment's `timeout`, or look for a hanging command")
         if ctx.tracker.cancel.wait(0.1):
-            proc.kill()
+            _kill_group(proc)
             return proc.wait()
 
 
@@ -367,7 +381,7 @@ def read_notes(path: Path) -> tuple[str, ...]:
         return ()
     notes: dict[str, None] = {}
     for line in lines:
-        if '"note"' in line:
+        if line.startswith('{"kind": "note"'):
             with contextlib.suppress(json.JSONDecodeError):
                 notes.setdefault(str(json.loads(line).get("text")), None)
     return tuple(notes)

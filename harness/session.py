@@ -170,11 +170,6 @@ class ShellSession:
         deadline = time.monotonic() + (limit if limit else 10 * 365 * 24 * 3600.0)
         try:
             return self._exchange(shell, command, deadline)
-        except _Busy:
-            # A background process from an earlier command still holds that command's pipes: leave it the old
-            # shell, as docker exec would after its drain time, and carry on in a new one.
-            self._drop(who, kill=False)
-            return self._exchange(self._shell(who), command, deadline)
         except TimeoutError:
             self._drop(who, kill=True)
             raise CommandTimeout(f"command timed out after {limit:g}s (its session was reset): {command[:200]}") \
@@ -201,14 +196,10 @@ class ShellSession:
             body = f"{{ {{ {body}; }} 2>&1 1>&3 3>&- | cat >&2; }} 3>&1 | cat; printf '{mark}_d\\n'"
         shell.send(f"printf '{mark}_b\\n'; {body}\n")
         out, err = shell.buffers[STDOUT], shell.buffers[STDERR]
-        drain_deadline = min(deadline, time.monotonic() + DRAIN_SECONDS)
+        # A shell still held by an earlier command's background processes was replaced before this send (busy),
+        # so the command is never sent twice: it starts here or the deadline passes.
         while (start := out.find(begin)) < 0:
-            try:
-                shell.pump(drain_deadline)
-            except TimeoutError:
-                if drain_deadline < deadline:
-                    raise _Busy from None
-                raise
+            shell.pump(deadline)
         del out[: start + len(begin)]
         rc: int | None = None
         out_at = err_at = line_end = -1
@@ -267,10 +258,6 @@ def may_leave_background(command: str) -> bool:
     """Whether a command may start processes that outlive it (`&`, nohup, service ...): those run with pipes of
     their own. A false positive only costs two `cat` processes."""
     return _BACKGROUND.search(command) is not None
-
-
-class _Busy(Exception):
-    """The shell did not start the next command within the drain time."""
 
 
 def open_runner(api: docker.APIClient, container_id: str, mode: str, timeout: float | None = None,

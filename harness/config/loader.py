@@ -146,7 +146,10 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
         matrix = None
     if matrix is not None:
         issues.extend(_after_validation(matrix, doc, profiles))
-    variables = set(doc.variables).union(*(layer.variables for layers in profiles.values() for layer in layers))
+    variables = dict(doc.variables)
+    for layers in profiles.values():
+        for layer in layers:
+            variables.update(layer.variables)
     secret_values = _secret_values(variables, data.get("secrets"), env)
     if secret_values:
         issues = [_redact_issue(issue, secret_values) for issue in issues]
@@ -158,18 +161,20 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     return matrix.model_copy(update={"secret_values": frozenset(secret_values)})
 
 
-def _secret_values(variables: set[str], listed: object, env: Mapping[str, str]) -> set[str]:
-    """Values to redact: variables named under `secrets:`, and interpolated ones whose names look secret."""
+def _secret_values(variables: Mapping[str, str], listed: object, env: Mapping[str, str]) -> set[str]:
+    """Values to redact: variables named under `secrets:`, and interpolated ones whose names look secret
+    (with the value actually used, a default included)."""
     names = {v for v in variables if SECRET_NAME.search(v)}
     if isinstance(listed, list):
         names |= {str(n) for n in listed}
+    values = {variables.get(n) or env.get(n) or "" for n in names} | {env.get(n) or "" for n in names}
     # Very short values would redact ordinary words everywhere; they are not worth hiding either.
-    return {env[n] for n in names if len(env.get(n) or "") >= 4}
+    return {v for v in values if len(v) >= 4}
 
 
 def _redact_issue(issue: ConfigIssue, values: set[str]) -> ConfigIssue:
     message, hint = issue.message, issue.hint
-    for value in values:
+    for value in sorted(values, key=len, reverse=True):  # a secret containing another is masked whole
         message = message.replace(value, "***")
         hint = hint.replace(value, "***") if hint else hint
     return ConfigIssue(issue.path, message, hint, issue.file, issue.line)

@@ -203,6 +203,22 @@ def dangerous_options(run: RunOptions) -> list[tuple[str, str]]:
     volumes = run.volumes or {}
     sources = list(volumes) if isinstance(volumes, dict) else [str(v).split(":", 1)[0] for v in volumes]
     for source in sources:
-        if source in ("/", "/var/run/docker.sock", "/run/docker.sock") or source.startswith(("/proc", "/sys")):
+        if _dangerous_host_path(source):
             found.append(("volumes", f"the host path {source} is mounted into the container"))
+    for mount in getattr(run, "mounts", None) or []:
+        source = str(mount.get("source") or mount.get("Source") or "") if isinstance(mount, dict) else ""
+        kind = str(mount.get("type") or mount.get("Type") or "volume") if isinstance(mount, dict) else ""
+        if kind == "bind" and _dangerous_host_path(source):
+            found.append(("mounts", f"the host path {source} is mounted into the container"))
     return found
+
+
+_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/run/containerd/containerd.sock")
+
+
+def _dangerous_host_path(source: str) -> bool:
+    """`/`, the host's kernel interfaces, the engine's own data, or any folder that holds an engine socket."""
+    path = "/" + source.strip("/") if source.startswith("/") else source
+    if path in ("/", "/etc") or path.startswith(("/proc", "/sys", "/dev", "/var/lib/docker", "/boot")):
+        return True
+    return any(sock == path or sock.startswith(path.rstrip("/") + "/") for sock in _SOCKETS)

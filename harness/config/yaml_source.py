@@ -26,7 +26,7 @@ class Located:
     data: Any
     file: str
     lines: Mapping[Path_, int]
-    variables: frozenset[str] = field(default_factory=frozenset)
+    variables: Mapping[str, str] = field(default_factory=dict)
     issues: tuple[ConfigIssue, ...] = ()
 
     def line_of(self, path: Path_) -> int | None:
@@ -49,19 +49,22 @@ def dotted(path: Path_) -> str:
     return out
 
 
-def interpolate(text: str, env: Mapping[str, str], used: set[str]) -> str:
-    """Replace ${VAR} and ${VAR:-default}; $$ is a literal dollar. KeyError names an unset variable."""
+def interpolate(text: str, env: Mapping[str, str], used: dict[str, str]) -> str:
+    """Replace ${VAR} and ${VAR:-default}; $$ is a literal dollar. KeyError names an unset variable.
+
+    `used` collects each variable with the value that was put in (the default, when the default was used).
+    """
 
     def sub(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         if name is None:
             return "$"
-        used.add(name)
         value = env.get(name)
         if value is None or (value == "" and default is not None):
             if default is None:
                 raise KeyError(name)
-            return default
+            value = default
+        used[name] = value
         return value
 
     return _VAR.sub(sub, text)
@@ -73,8 +76,9 @@ class _Walker:
         self.env = env
         self.lines: dict[Path_, int] = {}
         self.issues: list[ConfigIssue] = []
-        self.used: set[str] = set()
+        self.used: dict[str, str] = {}
         self.nodes = 0
+        self.open: set[int] = set()  # ids of the collection nodes on the current path: an alias to one is a cycle
 
     def issue(self, path: Path_, line: int, message: str, hint: str | None = None) -> None:
         self.issues.append(ConfigIssue(dotted(path), message, hint, self.file, line))
@@ -93,6 +97,19 @@ class _Walker:
             )
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:
+                self.issue(path, line, "a YAML alias refers to a node that contains it (a cycle)",
+                           "remove the recursive alias")
+                return None
+            self.open.add(id(node))
+            try:
+                return self.collection(node, path)
+            finally:
+                self.open.discard(id(node))
+        return self.scalar(node, path)
+
+    def collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -113,9 +130,7 @@ class _Walker:
                 self.lines[child] = key_node.start_mark.line + 1
                 out[key] = self.walk(value_node, child)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def scalar(self, node: yaml.Node, path: Path_) -> Any:
         if not isinstance(node, yaml.ScalarNode):
@@ -172,4 +187,4 @@ def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
         return Located({}, file, {(): 1})
     walker = _Walker(file, env)
     data = walker.walk(node, ())
-    return Located(data, file, walker.lines, frozenset(walker.used), tuple(walker.issues))
+    return Located(data, file, walker.lines, dict(walker.used), tuple(walker.issues))

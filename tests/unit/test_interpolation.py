@@ -11,8 +11,8 @@ from harness.config.yaml_source import Located, dotted, interpolate, load_yaml
 from harness.errors import ConfigError
 
 
-def interp(text: str, env: dict[str, str]) -> tuple[str, set[str]]:
-    used: set[str] = set()
+def interp(text: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    used: dict[str, str] = {}
     return interpolate(text, env, used), used
 
 
@@ -45,7 +45,7 @@ def test_interpolate(text: str, env: dict[str, str], expected: str) -> None:
 def test_interpolate_records_the_variables_it_read() -> None:
     out, used = interp("${A} ${B:-x} $$ ${C:-}", {"A": "1"})
     assert out == "1 x $ "
-    assert used == {"A", "B", "C"}
+    assert used == {"A": "1", "B": "x", "C": ""}  # each with the value put in, defaults included
 
 
 def test_interpolate_unset_without_default_raises_key_error_naming_it() -> None:
@@ -88,7 +88,7 @@ def test_dollar_dollar_in_yaml() -> None:
 def test_variables_inside_lists_and_nested_maps() -> None:
     doc = load_yaml("l: [\"${A}\", b]\nm:\n  n:\n    o: ${B:-deep}\n", "f.yaml", {"A": "x"})
     assert doc.data == {"l": ["x", "b"], "m": {"n": {"o": "deep"}}}
-    assert doc.variables == frozenset({"A", "B"})
+    assert dict(doc.variables) == {"A": "x", "B": "deep"}
 
 
 def test_unset_variable_is_an_error_naming_it_with_its_line() -> None:

@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import __version__
+from harness import __version__, combine
+from harness.combine import Labelled
 from harness.config import EngineSpec, Matrix, read_matrix
-from harness.errors import Interrupted, PorttestError
+from harness.errors import Interrupted, PorttestError, ResultsError
 from harness.plan import Plan, make_plan
 from harness.redact import redact_result
-from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble
+from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
 from harness.runner import OnProgress, Progress, RunContext, Tracker, run_cells
 
 
@@ -184,3 +185,26 @@ def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
         found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
                               labels.get(containers.LABEL_RUN, ""), not dry_run))
     return found
+
+
+def load_results(paths: Sequence[str | os.PathLike[str]]) -> list[Labelled]:
+    """Read results files (schema porttest.results/1), each labelled by its file name."""
+    inputs = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ResultsError(f"cannot read {path}: {exc.strerror or exc}") from None
+        inputs.append(Labelled(path.stem, from_json(text, str(path))))
+    return inputs
+
+
+def merge(paths: Sequence[str | os.PathLike[str]]) -> RunResult:
+    """One verdict from per-environment results of one matrix (CI fan-out)."""
+    return combine.merge(load_results(paths))
+
+
+def compare(paths: Sequence[str | os.PathLike[str]], allow_different_image: bool = False) -> RunResult:
+    """A parity verdict across results recorded apart (the same image, unless allowed)."""
+    return combine.compare(load_results(paths), allow_different_image=allow_different_image)

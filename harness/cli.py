@@ -162,33 +162,18 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_results(paths: list[Path]) -> list[Any]:
-    from harness.combine import Labelled
-    from harness.errors import ResultsError
-    from harness.results import from_json
-
-    inputs = []
-    for path in paths:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ResultsError(f"cannot read {path}: {exc.strerror or exc}") from None
-        inputs.append(Labelled(path.stem, from_json(text, str(path))))
-    return inputs
-
-
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from harness.combine import merge
+    from harness import api
 
-    result = merge(_read_results(args.results))
+    result = api.merge(args.results)
     _emit(result, args)
     return result.exit_code
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from harness.combine import compare
+    from harness import api
 
-    result = compare(_read_results(args.results), allow_different_image=args.allow_different_image)
+    result = api.compare(args.results, allow_different_image=args.allow_different_image)
     for warning in result.warnings:
         print(f"porttest: warning: {warning}", file=sys.stderr)
     _emit(result, args)
@@ -196,7 +181,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    (item,) = _read_results([args.results])
+    from harness import api
+
+    (item,) = api.load_results([args.results])
     _emit(item.result, args)
     return 0
 

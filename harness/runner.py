@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -27,7 +26,8 @@ from harness.errors import ContainerError, Interrupted, PorttestError, SuiteErro
 from harness.facts import PROBE, parse_facts
 from harness.image import ResolvedImage, ship
 from harness.plan import Cell, Plan
-from harness.results import EnvironmentResult, TestRecord
+from harness.records import ChildRecords, ProgressCounter, read_records
+from harness.results import EnvironmentResult
 from harness.session import ExecSession
 
 log = logging.getLogger("porttest")
@@ -185,12 +185,11 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         facts = probe_facts(engine, started.id, str((inspected.get("HostConfig") or {}).get("Runtime") or ""))
         record["facts"] = facts
         enter("tests")
-        tests = _run_suites(cell, ctx, engine, started)
-        records_path = ctx.workdir / f"{env.name}.records.jsonl"
-        notes.extend(read_notes(records_path))
-        custom = read_custom_facts(records_path)
-        if custom:
-            facts["custom"] = custom
+        reported = _run_suites(cell, ctx, engine, started)
+        tests = reported.tests
+        notes.extend(reported.notes)
+        if reported.facts:
+            facts["custom"] = reported.facts
         state = containers.exit_state(engine, started.id)
         if state is not None:
             raise ContainerError(f"the container stopped during the suites: {state.describe()}",
@@ -248,7 +247,7 @@ def _injected_delay(phase: str, cancel: threading.Event) -> None:
                 cancel.wait(float(seconds))
 
 
-def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> tuple[TestRecord, ...]:
+def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> ChildRecords:
     env = cell.environment
     records = ctx.workdir / f"{env.name}.records.jsonl"
     spec_path = ctx.workdir / f"{env.name}.child.json"
@@ -278,16 +277,16 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
             _kill_group(proc)
             proc.wait()
             ctx.tracker.drop_child(env.name)
-    _, tests = read_records(records)
+    reported = read_records(records)
     if ctx.tracker.cancel.is_set():
         raise ContainerError("cancelled during the suites")
     if rc not in (0, 1, 5):
         raise SuiteError(f"pytest ended with exit code {rc}:\n{_tail(log_path)}",
                          hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
                          "run with --keep-workdir to keep the whole pytest log")
-    if not tests:
+    if not reported.tests:
         raise SuiteError("the suites collected no tests", hint="check the suite paths and file names (test_*.py)")
-    return tests
+    return reported
 
 
 def _child_env() -> dict[str, str]:
@@ -300,7 +299,7 @@ def _child_env() -> dict[str, str]:
 def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: float, ctx: RunContext) -> int:
     """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
     deadline = time.monotonic() + timeout
-    progress = _Progress(records)
+    progress = ProgressCounter(records)
     seen = -1
     while True:
         rc = proc.poll()
@@ -319,32 +318,6 @@ def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: flo
             return proc.wait()
 
 
-class _Progress:
-    """Counts finished tests in the child's records file incrementally (only new bytes are read)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.collected: int | None = None
-        self.finished = 0
-
-    def read(self) -> tuple[int | None, int]:
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self.offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return None, 0
-        complete = chunk[: chunk.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.splitlines():
-            if line.startswith(b'{"kind": "collected"'):
-                self.collected = int(json.loads(line)["count"])
-            elif line.startswith(b'{"kind": "test"'):
-                self.finished += 1
-        return self.collected, self.finished
-
-
 def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, Any]:
     """Run the built-in probe once in the container (one exec) and parse what it saw."""
     try:
@@ -356,57 +329,6 @@ def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, An
     if result.rc != 0 and not result.stdout:
         facts["probe_error"] = result.stderr.decode("utf-8", "replace")[:300]
     return facts
-
-
-def read_custom_facts(path: Path) -> dict[str, Any]:
-    """Facts a suite recorded through the `facts` fixture."""
-    custom: dict[str, Any] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return custom
-    for line in lines:
-        if line.startswith('{"kind": "fact"'):
-            with contextlib.suppress(json.JSONDecodeError, KeyError):
-                data = json.loads(line)
-                custom[str(data["key"])] = data["value"]
-    return custom
-
-
-def read_notes(path: Path) -> tuple[str, ...]:
-    """Notes the child wrote (e.g. a fallback from session to exec mode), each once."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return ()
-    notes: dict[str, None] = {}
-    for line in lines:
-        if line.startswith('{"kind": "note"'):
-            with contextlib.suppress(json.JSONDecodeError):
-                notes.setdefault(str(json.loads(line).get("text")), None)
-    return tuple(notes)
-
-
-def read_records(path: Path) -> tuple[int | None, tuple[TestRecord, ...]]:
-    """The child's JSON-lines file: a collected count, then one record per finished test."""
-    collected = None
-    tests: dict[str, TestRecord] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None, ()
-    for line in text.splitlines():
-        if not line.endswith("}"):
-            continue  # a line still being written
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if data.get("kind") == "collected":
-            collected = int(data["count"])
-        elif data.get("kind") == "test":
-            tests[data["id"]] = TestRecord.model_validate(data)
-    return collected, tuple(tests.values())
 
 
 def _tail(path: Path, lines: int = CHILD_LOG_TAIL) -> str:

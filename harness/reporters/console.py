@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.reporters.common import one_line, short_id
 from harness.results import RunResult, TestRow
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
@@ -21,10 +22,6 @@ VERDICT_TEXT = {
     "diverged": "DIVERGED: some tests behave differently between environments",
     "error": "ERROR: an environment could not be set up or was lost",
 }
-
-
-def short_id(image_id: str | None) -> str:
-    return image_id.split(":", 1)[-1][:12] if image_id else "-"
 
 
 def render(result: RunResult, color: bool = False, width: int = 120) -> str:
@@ -107,9 +104,7 @@ def _cell(row: TestRow, env: str) -> Text:
     return Text(LABELS[outcome], style=STYLES[outcome])
 
 
-def _one_line(message: str, limit: int = 200) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+_one_line = one_line
 
 
 def _verdict_line(result: RunResult) -> str:

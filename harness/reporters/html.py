@@ -16,9 +16,10 @@ from __future__ import annotations
 from html import escape
 
 from harness.facts import EXPLANATORY, flatten
+from harness.reporters.common import counts, short_id
 from harness.reporters.console import LABELS, VERDICT_TEXT
 from harness.reporters.markdown import fact_value
-from harness.results import EnvironmentResult, RunResult, TestRecord, TestRow
+from harness.results import RunResult, TestRecord, TestRow
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
        "base-uri 'none'; form-action 'none'")
@@ -163,8 +164,7 @@ def e(value: object) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _short(image_id: str | None) -> str:
-    return image_id.split(":", 1)[-1][:12] if image_id else "-"
+_short = short_id
 
 
 def render(result: RunResult, title: str | None = None) -> str:
@@ -217,13 +217,7 @@ def _verdict(result: RunResult) -> str:
     return "\n".join(out)
 
 
-def _counts(env: EnvironmentResult) -> str:
-    if env.status != "ok":
-        return "-"
-    counts: dict[str, int] = {}
-    for record in env.tests:
-        counts[record.outcome] = counts.get(record.outcome, 0) + 1
-    return ", ".join(f"{n} {o}" for o, n in counts.items()) or "no tests"
+_counts = counts
 
 
 def _identity(result: RunResult) -> str:

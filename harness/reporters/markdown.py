@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from harness.facts import EXPLANATORY, flatten
+from harness.reporters.common import counts, one_line, short_id
 from harness.reporters.console import VERDICT_TEXT
 from harness.results import FAILING, EnvironmentResult, RunResult, TestRow
 
@@ -105,16 +106,11 @@ def _identity(result: RunResult) -> list[str]:
 
 
 def _short(image_id: str | None) -> str:
-    return image_id.split(":", 1)[-1][:12] if image_id else "—"
+    return short_id(image_id, missing="—")
 
 
 def _counts(env: EnvironmentResult) -> str:
-    if env.status != "ok":
-        return "—"
-    counts: dict[str, int] = {}
-    for record in env.tests:
-        counts[record.outcome] = counts.get(record.outcome, 0) + 1
-    return ", ".join(f"{n} {o}" for o, n in counts.items()) or "no tests"
+    return counts(env, missing="—")
 
 
 def _environments(result: RunResult) -> list[str]:
@@ -173,8 +169,7 @@ def _matrix(result: RunResult, max_rows: int) -> list[str]:
 
 
 def _one_line(message: str, limit: int = 200) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return one_line(message, limit, ellipsis="…")
 
 
 def _cut(message: str, limit: int) -> str:

@@ -100,3 +100,31 @@ def test_compare_and_merge_runs_made_apart(tmp_path: Path, base_images: dict[str
     assert refused.rc == 2 and "different images" in refused.stderr and "--allow-different-image" in refused.stderr
     allowed = porttest("compare", "local.json", "other.json", "--allow-different-image", cwd=tmp_path)
     assert allowed.rc == 3 and "DIFFERENT images" in allowed.stderr
+
+
+def test_a_divergent_run_writes_every_format_naming_the_divergent_test(tmp_path: Path,
+                                                                       base_images: dict[str, str]) -> None:
+    from junitparser import JUnitXml
+
+    _matrix(tmp_path, base_images["busybox"])
+    ran = porttest("run", "matrix.yaml", "--json", "r.json", "--junit", "r.xml", "--markdown", "r.md",
+                   "--html", "r.html", cwd=tmp_path)
+    assert ran.rc == 3, ran.explain()
+    divergent = "suites/test_it.py::test_write_rootfs"
+    data = json.loads((tmp_path / "r.json").read_text())
+    jsonschema.validate(data, results_schema())
+    assert [t["id"] for t in data["tests"] if not t["same"]] == [divergent]
+    suites = list(JUnitXml.fromfile(str(tmp_path / "r.xml")))
+    assert {s.name for s in suites} == {"local", "staging"}
+    staging = next(s for s in suites if s.name == "staging")
+    failed = [case.name for case in staging if any(type(r).__name__ == "Failure" for r in case.result)]
+    assert failed == ["test_write_rootfs"]
+    assert divergent in (tmp_path / "r.md").read_text()
+    html = (tmp_path / "r.html").read_text()
+    assert divergent in html and "https://" not in html and "http://" not in html
+
+    report = porttest("report", "r.json", "--markdown", "again.md", cwd=tmp_path)
+    assert report.rc == 0 and divergent in (tmp_path / "again.md").read_text()
+    compared = porttest("compare", "r.json", "r.json", "--json", "c.json", cwd=tmp_path)
+    assert compared.rc == 3
+    jsonschema.validate(json.loads((tmp_path / "c.json").read_text()), results_schema())

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__, combine
 from harness.combine import Labelled
@@ -20,7 +20,9 @@ from harness.errors import Interrupted, PorttestError, ResultsError
 from harness.plan import Plan, make_plan
 from harness.redact import redact_result
 from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
-from harness.runner import OnProgress, Progress, RunContext, Tracker, run_cells
+
+if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
+    from harness.runner import OnProgress
 
 
 def validate(path: str | os.PathLike[str]) -> Matrix:
@@ -55,6 +57,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
     from harness.engines import connect
     from harness.image import resolve
+    from harness.runner import Progress, RunContext, Tracker, run_cells
 
     cells = make_plan(matrix, only)
     notify: OnProgress = on_progress or (lambda _p: None)

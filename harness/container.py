@@ -52,10 +52,7 @@ class ExitState:
             parts.append("OOMKilled")
         if self.error:
             parts.append(self.error)
-        text = ", ".join(parts)
-        if self.logs.strip():
-            text += "\nlast log lines:\n" + "\n".join("  | " + line for line in self.logs.rstrip().splitlines())
-        return text
+        return ", ".join(parts) + quote_log(self.logs)
 
 
 def container_name(run_id: str, environment: str) -> str:
@@ -191,7 +188,7 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
             raise ContainerError(
                 f"not ready after {wait.timeout:g}s waiting for {_describe(wait)}"
                 + (f" ({last_reason})" if last_reason else "")
-                + _logs_suffix(engine, started),
+                + quote_log(tail_logs(engine, started.id)),
                 hint="raise wait_for.timeout, or check that the service starts under this environment's profile",
             )
         if cancel.wait(wait.interval):
@@ -208,9 +205,14 @@ def _describe(wait: WaitFor) -> str:
     return f"command {wait.command!r} to succeed"
 
 
-def _logs_suffix(engine: Engine, started: Started) -> str:
-    logs = tail_logs(engine, started.id)
-    return ("\nlast log lines:\n" + "\n".join("  | " + ln for ln in logs.rstrip().splitlines())) if logs.strip() else ""
+def quote_log(text: str, heading: str = "last log lines:", lines: int | None = None) -> str:
+    """Log text quoted under a heading, one `  | ` per line; empty when there is nothing to show."""
+    kept = text.rstrip().splitlines()
+    if lines is not None:
+        kept = kept[-lines:]
+    if not text.strip():
+        return ""
+    return (f"\n{heading}\n" if heading else "\n") + "\n".join("  | " + line for line in kept)
 
 
 def _check(engine: Engine, started: Started, wait: WaitFor, session: ExecSession) -> tuple[bool, str]:

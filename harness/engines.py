@@ -77,41 +77,37 @@ def handoff(engine: Engine) -> dict[str, Any]:
 
 def reopen(data: dict[str, Any], timeout: float | None) -> docker.DockerClient:
     """A client from handoff() data: same endpoint, same negotiated API version, no probing round trips."""
-    if data.get("host") is None:
-        kwargs = dict(docker.utils.kwargs_from_env())
-        kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
-    else:
-        kwargs = {"base_url": data["host"]}
-        if str(data["host"]).startswith("ssh://"):
-            kwargs["use_ssh_client"] = True
-        tls = data.get("tls")
-        if tls:
-            kwargs["tls"] = docker.tls.TLSConfig(
-                client_cert=(tls["client_cert"], tls["client_key"]) if tls.get("client_cert") else None,
-                ca_cert=tls["ca_cert"] if tls.get("verify") else None, verify=bool(tls.get("verify")))
-    return _client(kwargs, str(data["api_version"]), timeout)
+    return _client(_sdk_kwargs(data.get("host"), data.get("tls")), str(data["api_version"]), timeout)
 
 
 def client_kwargs(spec: EngineSpec) -> dict[str, Any]:
     """DockerClient keyword arguments for a spec, checking certificate files first."""
-    kwargs: dict[str, Any]
-    if spec.host is None:
-        kwargs = dict(docker.utils.kwargs_from_env())
-        kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
-        return kwargs
-    kwargs = {"base_url": spec.host}
-    if spec.host.startswith("ssh://"):
-        kwargs["use_ssh_client"] = True
-    tls = spec.tls
+    tls = spec.tls or None
     if tls:
         for label, path in (("ca_cert", tls.ca_cert), ("client_cert", tls.client_cert), ("client_key", tls.client_key)):
             if path is not None and not os.access(path, os.R_OK):
                 raise EngineError(f"engine.tls.{label}: cannot read {path}",
                                   hint="check the path (relative to the file that names it) and its permissions")
+    data = None if not tls else {"ca_cert": tls.ca_cert, "client_cert": tls.client_cert,
+                                 "client_key": tls.client_key, "verify": tls.verify}
+    return _sdk_kwargs(spec.host, data)
+
+
+def _sdk_kwargs(host: str | None, tls: dict[str, Any] | None) -> dict[str, Any]:
+    """base_url (DOCKER_HOST and friends when no host is given), ssh client and TLS settings for DockerClient."""
+    if host is None:
+        kwargs = dict(docker.utils.kwargs_from_env())
+        kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
+        return kwargs
+    kwargs = {"base_url": host}
+    if host.startswith("ssh://"):
+        kwargs["use_ssh_client"] = True
+    if tls:
+        cert, key, ca = tls.get("client_cert"), tls.get("client_key"), tls.get("ca_cert")
         kwargs["tls"] = docker.tls.TLSConfig(
-            client_cert=(str(tls.client_cert), str(tls.client_key)) if tls.client_cert else None,
-            ca_cert=str(tls.ca_cert) if tls.ca_cert and tls.verify else None,
-            verify=tls.verify,
+            client_cert=(str(cert), str(key)) if cert else None,
+            ca_cert=str(ca) if ca and tls.get("verify") else None,
+            verify=bool(tls.get("verify")),
         )
     return kwargs
 

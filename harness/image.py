@@ -44,13 +44,13 @@ def _from_attrs(ref: str | None, attrs: dict[str, Any]) -> ResolvedImage:
     )
 
 
-def resolve(engine: Engine, spec: ImageSpec, on_progress: Any = None, build: bool = True) -> ResolvedImage:
+def resolve(engine: Engine, spec: ImageSpec, build: bool = True) -> ResolvedImage:
     """Build (when `build:` is given and `build` is true) and inspect the image on the local engine, then check the
     digest pin. Two builds of one Dockerfile give two image IDs, so CI fan-out builds once and passes build=False."""
     ref = spec.ref
     try:
         if spec.build is not None and build:
-            image_id = _build(engine, spec, on_progress)
+            image_id = _build(engine, spec)
             attrs = engine.client.api.inspect_image(image_id)
         else:
             attrs = engine.client.api.inspect_image(ref or spec.digest)
@@ -70,7 +70,7 @@ def resolve(engine: Engine, spec: ImageSpec, on_progress: Any = None, build: boo
     return image
 
 
-def _build(engine: Engine, spec: ImageSpec, on_progress: Any) -> str:
+def _build(engine: Engine, spec: ImageSpec) -> str:
     build = spec.build
     assert build is not None
     if not build.context.is_dir():
@@ -90,8 +90,6 @@ def _build(engine: Engine, spec: ImageSpec, on_progress: Any) -> str:
         text = chunk.get("stream", "")
         if text.strip():
             tail.append(text.rstrip())
-            if on_progress and text.startswith("Step"):
-                on_progress(text.strip())
         aux = chunk.get("aux")
         if isinstance(aux, dict) and "ID" in aux:
             image_id = aux["ID"]

@@ -281,7 +281,7 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
     if ctx.tracker.cancel.is_set():
         raise ContainerError("cancelled during the suites")
     if rc not in (0, 1, 5):
-        raise SuiteError(f"pytest ended with exit code {rc}:\n{_tail(log_path)}",
+        raise SuiteError(f"pytest ended with exit code {rc}:{_tail(log_path)}",
                          hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
                          "run with --keep-workdir to keep the whole pytest log")
     if not reported.tests:
@@ -340,4 +340,4 @@ def _tail(path: Path, lines: int = CHILD_LOG_TAIL) -> str:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join("  | " + ln for ln in text.rstrip().splitlines()[-lines:])
+    return containers.quote_log(text, heading="", lines=lines)

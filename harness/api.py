@@ -22,6 +22,7 @@ from harness.redact import redact_result
 from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
 
 if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
+    from harness.image import ResolvedImage
     from harness.runner import OnProgress
 
 
@@ -58,6 +59,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     from harness.engines import connect
     from harness.image import resolve
     from harness.runner import Progress, RunContext, Tracker, run_cells
+    from harness.shipping import Shipper
 
     cells = make_plan(matrix, only)
     notify: OnProgress = on_progress or (lambda _p: None)
@@ -86,11 +88,36 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
         return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
                                    interrupted=True, **extra), early)
 
+    identity = _identity(ref, image)
+    if matrix.image.verify:
+        from harness.verify_hooks import run_hooks
+
+        for name in cells.names:
+            notify(Progress(name, "verify", f"{len(matrix.image.verify)} hook(s)"))
+        try:
+            checks = run_hooks(matrix.image.verify, {"ref": ref, "id": image.id, "digest": image.digest},
+                               matrix.base_dir)
+        except BaseException:
+            source.close()
+            raise
+        identity = identity.model_copy(update={"verify": checks})
+        failed = next((c for c in checks if not c.passed), None)
+        if failed is not None:
+            source.close()
+            why = f"exit {failed.exit_code}" if failed.exit_code is not None else failed.error
+            envs = {name: EnvironmentResult(
+                name=name, status="error", phase="verify",
+                error=f"not run: image.verify hook {failed.name} failed ({why})",
+                hint="the image did not pass the matrix's verify hooks; see image.verify in the results")
+                for name in cells.names}
+            return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), **extra),
+                                            matrix.secret_values))
+
     workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
     tracker = Tracker()
     try:
-        ctx = RunContext(run_id=run_id, image=image, source=source, workdir=workdir, base_dir=matrix.base_dir,
-                         tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
+        ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image), workdir=workdir,
+                         base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx)
     finally:
         source.close()
@@ -100,9 +127,13 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
         if name not in envs:
             envs[name] = _interrupted(name, signal_) if signal_ else EnvironmentResult(
                 name=name, status="error", error="the environment did not report", phase="unknown")
-    identity = ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests)
     result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
     return RunOutcome(redact_result(result, matrix.secret_values), signal_, forced=tracker.force.is_set())
+
+
+def _identity(ref: str | None, image: ResolvedImage) -> ImageIdentity:
+    return ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests,
+                         architecture=image.architecture, os=image.os, size=image.size, layers=image.layers)
 
 
 def _interrupted(name: str, signal_: Interrupted | None) -> EnvironmentResult:

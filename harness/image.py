@@ -1,9 +1,7 @@
-"""Resolve the image once on the local engine (building it if asked), then ship it to each engine by ID."""
+"""Resolve the run's one image on the local engine (building it if asked) and check its digest pin."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +11,7 @@ import requests
 from harness.config import ImageSpec
 from harness.engines import Engine, short_reason
 from harness.errors import ImageError
-from harness.results import ShipRecord
-
-CHUNK = 1 << 20
+from harness.registry_stream import StreamSummary, read_stream
 
 
 @dataclass(frozen=True)
@@ -53,10 +49,7 @@ def resolve(engine: Engine, spec: ImageSpec, build: bool = True) -> ResolvedImag
             image_id = _build(engine, spec)
             attrs = engine.client.api.inspect_image(image_id)
         else:
-            attrs = engine.client.api.inspect_image(ref or spec.digest)
-    except docker.errors.ImageNotFound:
-        raise ImageError(f"image {ref or spec.digest} is not on the local engine ({engine.endpoint})",
-                         hint=f"build or load it first (docker build -t {ref} ...), or give image.build") from None
+            attrs = _inspect_or_pull(engine, spec)
     except (docker.errors.DockerException, requests.RequestException) as exc:
         raise ImageError(f"cannot inspect image {ref}: {short_reason(exc)}") from None
     image = _from_attrs(ref, attrs)
@@ -68,6 +61,40 @@ def resolve(engine: Engine, spec: ImageSpec, build: bool = True) -> ResolvedImag
                 hint="image.digest pins the run to one image; rebuild/re-tag, or update the pin",
             )
     return image
+
+
+def _inspect_or_pull(engine: Engine, spec: ImageSpec) -> dict[str, Any]:
+    """The local image by ref; missing, a ref that names a registry is pulled (by the pinned digest when given)."""
+    ref = spec.ref or spec.digest
+    assert ref is not None
+    try:
+        return dict(engine.client.api.inspect_image(ref))
+    except docker.errors.ImageNotFound:
+        pass
+    missing = f"image {ref} is not on the local engine ({engine.endpoint})"
+    if spec.ref is None or not _names_registry(spec.ref):
+        raise ImageError(missing, hint=f"build or load it first (docker build -t {ref} ...), or give image.build")
+    name, _, at = spec.ref.partition("@")
+    repo, tag = name.rsplit(":", 1) if _has_tag(name) else (name, "latest")
+    # With a pin, pull the pinned content, never whatever the tag points at today.
+    tag = at or spec.digest or tag
+    try:
+        summary = read_stream(engine.client.api.pull(repo, tag=tag, stream=True, decode=True), "Downloading")
+    except docker.errors.APIError as exc:
+        summary = StreamSummary(error=short_reason(exc))
+    if summary.error:
+        raise ImageError(f"{missing}, and pulling it failed: {summary.error}",
+                         hint="build or load it locally, or check that the registry is reachable")
+    return dict(engine.client.api.inspect_image(f"{repo}@{tag}" if tag.startswith("sha256:") else spec.ref))
+
+
+def _names_registry(ref: str) -> bool:
+    first = ref.split("/", 1)[0]
+    return "/" in ref and ("." in first or ":" in first or first == "localhost")
+
+
+def _has_tag(name: str) -> bool:
+    return name.rfind(":") > name.rfind("/")
 
 
 def _build(engine: Engine, spec: ImageSpec) -> str:
@@ -97,46 +124,3 @@ def _build(engine: Engine, spec: ImageSpec) -> str:
         raise ImageError("image build finished without an image ID", hint="\n".join(tail[-10:]))
     return str(image_id)
 
-
-def _holds(engine: Engine, image_id: str) -> bool:
-    try:
-        return str(engine.client.api.inspect_image(image_id)["Id"]) == image_id
-    except docker.errors.ImageNotFound:
-        return False
-
-
-class _Counted:
-    """Iterate the source engine's save() stream, counting bytes; never holds more than one chunk."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.bytes = 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            self.bytes += len(chunk)
-            yield chunk
-
-
-def ship(source: Engine, target: Engine, image: ResolvedImage, mode: str) -> ShipRecord:
-    """Make `target` hold exactly `image.id` by the mode asked for; ImageError says why not."""
-    started = time.monotonic()
-    try:
-        # Proof by inspection, never by engine ID: daemons that share /etc/docker/key.json report the same ID.
-        if mode in ("present", "auto") and _holds(target, image.id):
-            return ShipRecord(mode="present", seconds=time.monotonic() - started)
-        if mode == "present":
-            raise ImageError(
-                f"engine {target.endpoint} does not hold image {image.id[:19]} (ship: present)",
-                hint="use ship: load or ship: auto to copy it there, or put that very image on the engine",
-            )
-        counted = _Counted(source.client.api.get_image(image.id, chunk_size=CHUNK))
-        for message in target.client.api.load_image(counted, quiet=True):
-            if isinstance(message, dict) and message.get("error"):
-                raise ImageError(f"engine {target.endpoint} refused the image: {message['error']}")
-        if not _holds(target, image.id):
-            raise ImageError(f"after loading, engine {target.endpoint} does not hold {image.id}",
-                             hint="the engine may rewrite images on load (e.g. another storage format)")
-        return ShipRecord(mode="load", seconds=time.monotonic() - started, bytes=counted.bytes)
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise ImageError(f"shipping the image to {target.endpoint} failed: {short_reason(exc)}") from None

@@ -25,7 +25,7 @@ class Cell:
         """The cell as CI needs it: `porttest plan --format github` prints a list of these."""
         env = self.environment
         return {"environment": env.name, "runs-on": env.ci.runs_on, "engine": env.engine.host or "local",
-                "ship": env.ship}
+                "ship": env.ship_mode if env.push_to is None else f"registry {env.push_to}"}
 
 
 @dataclass(frozen=True)

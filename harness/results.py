@@ -14,16 +14,18 @@ from harness.errors import (
     EXIT_FAILED,
     EXIT_INTERNAL,
     EXIT_PARITY,
+    EXIT_REJECTED,
     ResultsError,
 )
 from harness.facts import EXPLANATORY, clue_keys, describe, flatten
 
 SCHEMA = "porttest.results/1"
-Verdict = Literal["parity", "failed", "diverged", "error"]
+Verdict = Literal["parity", "failed", "diverged", "error", "rejected"]
 Outcome = Literal["passed", "failed", "skipped", "error", "xfailed", "xpassed", "missing"]
 FAILING = frozenset({"failed", "error"})
 EXIT_CODES: Mapping[str, int] = {
     "parity": EXIT_PARITY, "failed": EXIT_FAILED, "diverged": EXIT_DIVERGED, "error": EXIT_ENVIRONMENT,
+    "rejected": EXIT_REJECTED,
 }
 
 
@@ -42,21 +44,43 @@ class TestRecord(_Frozen):
     detail: str | None = None
 
 
+class VerifyRecord(_Frozen):
+    """One `image.verify` hook: the command as run, its exit code and the tail of its output."""
+
+    name: str
+    command: str
+    exit_code: int | None
+    passed: bool
+    seconds: float = 0.0
+    output: str = ""
+    error: str | None = None
+
+
 class ImageIdentity(_Frozen):
-    """The image the run was about: the ref the user gave, its image ID (config digest) and repo digest."""
+    """The image the run was about: the ref the user gave, its image ID (config digest), digests and make-up."""
 
     ref: str | None
     id: str | None
     digest: str | None = None
     repo_digests: tuple[str, ...] = ()
+    architecture: str | None = None
+    os: str | None = None
+    size: int | None = None
+    layers: tuple[str, ...] = ()
+    verify: tuple[VerifyRecord, ...] = ()
 
 
 class ShipRecord(_Frozen):
-    """How the image reached one engine."""
+    """How the image reached one engine: the path taken (present, load, pull or registry) and what it cost."""
 
     mode: str
     seconds: float = 0.0
     bytes: int = 0
+    asked: str | None = None
+    image_id: str | None = None
+    digest: str | None = None
+    pulled: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 class EnvironmentResult(_Frozen):
@@ -191,7 +215,10 @@ def _by_value(values: Mapping[str, Any], names: list[str]) -> list[list[str]]:
 
 
 def decide(environments: Mapping[str, EnvironmentResult], rows: Iterable[TestRow]) -> Verdict:
-    """error if any environment could not run; else diverged if any row differs; else failed or parity."""
+    """rejected if nothing ran because an image.verify hook failed; error if any environment could not run; else
+    diverged if any row differs; else failed or parity."""
+    if environments and all(env.phase == "verify" for env in environments.values()):
+        return "rejected"
     if any(env.status == "error" for env in environments.values()):
         return "error"
     rows = list(rows)

@@ -24,11 +24,12 @@ from harness.child_spec import ChildSpec
 from harness.engines import Engine, connect, handoff, short_reason
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
 from harness.facts import PROBE, parse_facts
-from harness.image import ResolvedImage, ship
+from harness.image import ResolvedImage
 from harness.plan import Cell, Plan
 from harness.records import ChildRecords, ProgressCounter, read_records
 from harness.results import EnvironmentResult
 from harness.session import ExecSession
+from harness.shipping import Shipper
 
 log = logging.getLogger("porttest")
 
@@ -105,7 +106,7 @@ class RunContext:
 
     run_id: str
     image: ResolvedImage
-    source: Engine
+    shipper: Shipper
     workdir: Path
     base_dir: Path
     tracker: Tracker
@@ -170,8 +171,8 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         enter("connect", env.engine.host or "local engine")
         engine = connect(env.engine)
         record["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
-        enter("ship", env.ship)
-        shipped = ship(ctx.source, engine, ctx.image, env.ship)
+        enter("ship", env.push_to or env.ship_mode)
+        shipped = ctx.shipper.ship(engine, env.ship_mode, env.push_to)
         record["ship"] = shipped
         enter("start")
         started = containers.create(engine, env, ctx.image.id, ctx.run_id)

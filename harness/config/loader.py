@@ -18,7 +18,9 @@ from harness.config.models import (
     Environment,
     ImageSpec,
     Matrix,
+    RegistryPush,
     TLSSpec,
+    VerifyHook,
     WaitFor,
     dangerous_options,
 )
@@ -33,6 +35,7 @@ _TLS_PATHS = ("ca_cert", "client_cert", "client_key")
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
+    "registry": RegistryPush, "verify": VerifyHook,
 }
 
 _HINTS = {
@@ -359,6 +362,14 @@ def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
             message, hint = "not a size", "write a size like 256m, 1g, 512k or a number of bytes"
         elif kind == "string_pattern_mismatch" and path[-2:] == ("engine", "host"):
             hint = "write unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://user@host"
+        elif kind == "literal_error" and path and path[-1] == "ship":
+            if not isinstance(err.get("input"), str):
+                continue  # the mapping form was meant; its own errors say what is wrong inside it
+            message = "unknown ship mode"
+            hint = "write auto, present, load, pull, or {registry: {push: REGISTRY/REPO}}"
+        elif kind == "string_pattern_mismatch" and path[-2:] == ("registry", "push"):
+            message = "not a repository name"
+            hint = "write a repository without tag or digest, e.g. 127.0.0.1:5000/shop/api"
         elif kind == "string_pattern_mismatch" and path and path[-1] == "digest":
             hint = "write sha256: followed by 64 lowercase hex digits"
         if "input" in err and kind not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from harness.config.run_options import RunOptions
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-ShipMode = Literal["auto", "present", "load"]
+ShipMode = Literal["auto", "present", "load", "pull"]
+REPOSITORY = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$"
 ExecMode = Literal["session", "exec"]
 
 
@@ -29,12 +30,26 @@ class BuildSpec(Frozen):
     target: str | None = None
 
 
+class VerifyHook(Frozen):
+    """A command run once against the resolved image (a signature check or a scanner); non-zero fails the run."""
+
+    command: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"command": value} if isinstance(value, str) else value
+
+
 class ImageSpec(Frozen):
-    """The one image a matrix tests: a ref, optionally built first and/or pinned by digest."""
+    """The one image a matrix tests: a ref, optionally built first and/or pinned by digest, and verified."""
 
     ref: str | None = None
     build: BuildSpec | None = None
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    verify: tuple[VerifyHook, ...] = Field((), description="commands run once against {ref}, {id} and {digest}")
 
     @model_validator(mode="after")
     def _needs_something(self) -> ImageSpec:
@@ -124,6 +139,18 @@ class CISpec(Frozen):
     runs_on: str | list[str] = "ubuntu-latest"
 
 
+class RegistryPush(Frozen):
+    """Push the run's image to `push` (a repository), then pull it on the engine by digest."""
+
+    push: Annotated[str, Field(pattern=REPOSITORY)]
+
+
+class ShipViaRegistry(Frozen):
+    """`ship: {registry: {push: REPO}}`."""
+
+    registry: RegistryPush
+
+
 class Environment(Frozen):
     """One place to run the image: an engine, a run profile, how the image gets there, and readiness."""
 
@@ -131,13 +158,22 @@ class Environment(Frozen):
     extends: tuple[Path, ...] = ()
     engine: EngineSpec = Field(default_factory=EngineSpec)
     run: RunOptions = Field(default_factory=RunOptions)
-    ship: ShipMode = "auto"
+    ship: ShipMode | ShipViaRegistry = "auto"
     wait_for: WaitFor | None = None
     timeout: Annotated[float, Field(gt=0)] = Field(1800.0, description="seconds the whole suite run may take")
     exec_mode: ExecMode = Field("session", description="session: one persistent shell; exec: one exec per command")
     command_timeout: Annotated[float, Field(gt=0)] = Field(300.0, description="seconds one command may take")
     test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
     ci: CISpec = Field(default_factory=CISpec)
+
+    @property
+    def ship_mode(self) -> str:
+        """The ship mode's name: auto, present, load, pull or registry."""
+        return self.ship if isinstance(self.ship, str) else "registry"
+
+    @property
+    def push_to(self) -> str | None:
+        return self.ship.registry.push if isinstance(self.ship, ShipViaRegistry) else None
 
 
 class Matrix(Frozen):

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.reporters.common import one_line, short_id
+from harness.reporters.common import engine_facts, image_facts, one_line, ship_text, short_id
 from harness.results import RunResult, TestRow
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
@@ -21,6 +21,7 @@ VERDICT_TEXT = {
     "failed": "FAILED: the suites failed, the same way in every environment",
     "diverged": "DIVERGED: some tests behave differently between environments",
     "error": "ERROR: an environment could not be set up or was lost",
+    "rejected": "REJECTED: the image failed an image.verify hook; nothing ran",
 }
 
 
@@ -32,9 +33,23 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
     image = result.image
     console.print(Text.assemble(("image ", "bold"), image.ref or "-", "  id ", short_id(image.id),
                                 ("  digest " + image.digest) if image.digest else "", f"  run {result.run_id or '-'}"))
+    facts = image_facts(image)
+    if facts:
+        console.print(Text("      " + facts, style="dim"))
+    for check in image.verify:
+        verdict = "ok" if check.passed else ("FAILED" + (f" (exit {check.exit_code})" if check.exit_code is not None
+                                                         else f": {check.error}"))
+        console.print(Text(f"verify {check.name}: {verdict}  $ {check.command}", style="" if check.passed else "red"))
+        if not check.passed and check.output:
+            console.print(Text(_indented(check.output), style="dim"))
     for warning in result.warnings:
         console.print(Text("warning: " + warning, style="yellow"))
     console.print(_environments(result))
+    for env in result.environments.values():
+        if env.engine:
+            console.print(Text(f"{env.name}: engine {engine_facts(env.engine)}", style="dim"))
+        for note in (env.ship.notes if env.ship else ()):
+            console.print(Text(f"{env.name}: ship: {note}", style="dim"))
     for env in result.environments.values():
         for note in env.notes:
             console.print(Text(f"{env.name}: note: {note}", style="yellow"))
@@ -72,7 +87,7 @@ def _environments(result: RunResult) -> Table:
         engine = env.engine
         engine_text = f"{engine.get('kind', '')} {engine.get('version', '')}".strip() or "-"
         counts = _counts(env.tests) if env.status == "ok" else "-"
-        ship = f"{env.ship.mode}" if env.ship else "-"
+        ship = ship_text(env.ship)
         table.add_row(env.name, Text(env.status.upper() if env.status == "error" else env.status,
                                      style="red" if env.status == "error" else "green"),
                       engine_text, short_id(env.image_id), ship, counts, f"{env.duration:.1f}s")
@@ -107,6 +122,10 @@ def _cell(row: TestRow, env: str) -> Text:
 _one_line = one_line
 
 
+def _indented(text: str, lines: int = 10) -> str:
+    return "\n".join("    | " + line for line in text.splitlines()[-lines:])
+
+
 def _verdict_line(result: RunResult) -> str:
     total = len(result.tests)
     detail = ""
@@ -122,4 +141,4 @@ def _verdict_line(result: RunResult) -> str:
 
 
 def _verdict_style(verdict: str) -> str:
-    return {"parity": "green bold", "failed": "red bold", "diverged": "red bold", "error": "red bold"}[verdict]
+    return "green bold" if verdict == "parity" else "red bold"

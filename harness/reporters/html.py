@@ -16,7 +16,7 @@ from __future__ import annotations
 from html import escape
 
 from harness.facts import EXPLANATORY, flatten
-from harness.reporters.common import counts, short_id
+from harness.reporters.common import counts, engine_facts, image_facts, ship_text, short_id
 from harness.reporters.console import LABELS, VERDICT_TEXT
 from harness.reporters.markdown import fact_value
 from harness.results import RunResult, TestRecord, TestRow
@@ -38,7 +38,7 @@ th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vert
 thead th { background: var(--panel); position: sticky; top: 0; z-index: 1; }
 .verdict { border-radius: 8px; padding: 12px 16px; border: 1px solid var(--line); }
 .verdict-parity { background: var(--pass-bg); border-color: var(--pass); }
-.verdict-failed, .verdict-error { background: var(--fail-bg); border-color: var(--fail); }
+.verdict-failed, .verdict-error, .verdict-rejected { background: var(--fail-bg); border-color: var(--fail); }
 .verdict-diverged { background: var(--div-bg); border-color: var(--div); }
 .verdict p { margin: 2px 0; } .meta { color: var(--muted); font-size: 12.5px; }
 .warning { color: var(--skip); }
@@ -227,21 +227,22 @@ def _identity(result: RunResult) -> str:
            f'<tr><th>image id</th><td class="mono" id="image-id">{e(image.id or "-")}</td></tr>',
            f'<tr><th>digest</th><td class="mono" id="image-digest">'
            f'{e(image.digest or "- (none: not pushed to a registry)")}</td></tr>',
+           f'<tr><th>made of</th><td id="image-facts">{e(image_facts(image) or "-")}</td></tr>',
+           *(f'<tr class="verify verify-{"passed" if c.passed else "failed"}"><th>verify {e(c.name)}</th>'
+             f'<td class="mono">{"passed" if c.passed else "FAILED"}: {e(c.command)}</td></tr>' for c in image.verify),
            "</table>",
            "<h2>Environments</h2>",
            '<table id="environments"><thead><tr><th>environment</th><th>status</th><th>engine</th><th>endpoint</th>'
            "<th>image id</th><th>ship</th><th>tests</th><th>time</th></tr></thead><tbody>"]
     for env in result.environments.values():
-        engine = " ".join(str(env.engine[k]) for k in ("kind", "version") if env.engine.get(k)) or "-"
+        engine = engine_facts(env.engine)
         mismatch = bool(env.image_id and image.id and env.image_id != image.id)
         image_cell = e(env.image_id or "-")
         if mismatch:
             image_cell += ' <span class="mismatch">(differs from the image)</span>'
         elif env.image_id and env.image_id == image.id:
             image_cell += ' <span class="match">(the image)</span>'
-        ship = env.ship.mode if env.ship else "-"
-        if env.ship and env.ship.seconds:
-            ship += f" ({env.ship.seconds:.1f}s)"
+        ship = ship_text(env.ship)
         status = env.status if env.status == "ok" else f"error ({env.phase or '?'})"
         out.append(f'<tr data-env="{e(env.name)}"><th>{e(env.name)}</th>'
                    f'<td class="status-{e(env.status)}">{e(status)}</td><td>{e(engine)}</td>'

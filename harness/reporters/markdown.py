@@ -17,13 +17,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from harness.facts import EXPLANATORY, flatten
-from harness.reporters.common import counts, one_line, short_id
+from harness.reporters.common import counts, engine_facts, image_facts, one_line, ship_text, short_id
 from harness.reporters.console import VERDICT_TEXT
 from harness.results import FAILING, EnvironmentResult, RunResult, TestRow
 
 ICONS = {"passed": "✅ passed", "failed": "❌ failed", "error": "💥 error", "skipped": "⏭️ skipped",
          "xfailed": "⏭️ xfailed", "xpassed": "⚠️ xpassed", "missing": "⬜ missing"}
-VERDICT_ICONS = {"parity": "✅", "failed": "❌", "diverged": "⚠️", "error": "💥"}
+VERDICT_ICONS = {"parity": "✅", "failed": "❌", "diverged": "⚠️", "error": "💥", "rejected": "⛔"}
 DIVERGENT_MARK = "**≠**"
 
 
@@ -97,6 +97,12 @@ def _identity(result: RunResult) -> list[str]:
              f"- ref: {code(image.ref) if image.ref else '—'}",
              f"- image id: {code(image.id) if image.id else '—'}",
              f"- digest: {code(image.digest) if image.digest else '— (none: the image was not pushed to a registry)'}"]
+    if image_facts(image):
+        lines.append(f"- made of: {cell(image_facts(image))}")
+    for check in image.verify:
+        outcome = "✅ passed" if check.passed else "⛔ **failed** " + (
+            f"(exit {check.exit_code})" if check.exit_code is not None else f"({cell(check.error or '')})")
+        lines.append(f"- verify {cell(check.name)}: {outcome}: {code(check.command)}")
     ids = {env.image_id for env in result.environments.values() if env.image_id}
     if image.id and ids and ids == {image.id}:
         lines.append("- every environment that ran used this very image (same image id)")
@@ -119,22 +125,20 @@ def _environments(result: RunResult) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     for env in result.environments.values():
         engine = env.engine
-        engine_text = " ".join(str(engine[k]) for k in ("kind", "version") if engine.get(k))
+        engine_text = engine_facts(engine) if engine else ""
         if engine.get("endpoint"):
             engine_text = f"{engine_text} ({engine['endpoint']})".strip()
         status = "✅ ok" if env.status == "ok" else f"💥 **error** ({env.phase or '?'})"
         image_id = _short(env.image_id)
         if env.image_id and result.image.id and env.image_id != result.image.id:
             image_id += " ⚠️ differs"
-        ship = env.ship.mode if env.ship else "—"
-        if env.ship and env.ship.seconds:
-            ship += f" ({env.ship.seconds:.1f}s)"
+        ship = ship_text(env.ship, missing="—")
         error = ""
         if env.status == "error":
             error = f"during {env.phase or '?'}: {env.error or 'unknown error'}"
             if env.hint:
                 error += f"\nhint: {env.hint}"
-        notes = "\n".join(f"note: {n}" for n in env.notes)
+        notes = "\n".join(f"note: {n}" for n in (*env.notes, *(env.ship.notes if env.ship else ())))
         problems = "\n".join(x for x in (error, notes) if x)
         lines.append(f"| **{cell(env.name)}** | {status} | {cell(engine_text or '—')} | {cell(image_id)} | "
                      f"{cell(ship)} | {cell(_counts(env))} | {env.duration:.1f}s | {cell(problems)} |")

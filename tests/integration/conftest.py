@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from typing import Any
 import docker
 import pytest
 
+from tests.lab.registry import Registry
 from tests.lab.tls_engine import TLSEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,6 +76,18 @@ def _client_for(lab: TLSEngine) -> docker.DockerClient:
     client = docker.DockerClient(base_url=lab.host, tls=tls, version="1.41")
     client.api.trust_env = False
     return client
+
+
+@pytest.fixture(scope="session")
+def registry() -> Iterator[Registry]:
+    """An empty image registry on a loopback port (Debian's docker-registry), stopped by its PID afterwards."""
+    if shutil.which("docker-registry") is None:
+        pytest.skip("docker-registry is not installed (.ci/run installs it)")
+    lab = Registry().start()
+    try:
+        yield lab
+    finally:
+        lab.stop()
 
 
 @pytest.fixture(scope="session")

@@ -295,7 +295,7 @@ def test_markdown_parity_and_error(parity: RunResult, errored: RunResult) -> Non
     text = markdown.render(parity)
     assert "**verdict: parity**" in text and "exit code **0**" in text
     assert "### Divergences" not in text and "### Facts that differ" not in text
-    assert "load (1.5s)" in text
+    assert "load 1.0 kB in 1.5s" in text
     text = markdown.render(errored)
     cloud = next(line for line in text.splitlines() if line.startswith("| **cloud**"))
     assert "**error** (ship)" in cloud

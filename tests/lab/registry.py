@@ -1,0 +1,84 @@
+"""A throwaway image registry on 127.0.0.1 (Debian's docker-registry), stopped by its PID, its storage removed."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.lab.tls_engine import LAB_ROOT, free_port
+
+CONFIG = """\
+version: 0.1
+log: {{level: warn}}
+storage:
+  filesystem: {{rootdirectory: {root}}}
+  delete: {{enabled: true}}
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+class Registry:
+    """start() serves an empty registry on a free loopback port; stop() ends it and deletes what was pushed."""
+
+    def __init__(self) -> None:
+        LAB_ROOT.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="registry-", dir=LAB_ROOT))
+        self.port = free_port()
+        # 127.0.0.0/8 is an insecure registry by default for dockerd, so plain HTTP works without daemon config.
+        self.address = f"127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = self.dir / "registry.log"
+
+    def start(self, timeout: float = 15.0) -> Registry:
+        binary = shutil.which("docker-registry")
+        if binary is None:
+            raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
+        config = self.dir / "config.yml"
+        config.write_text(CONFIG.format(root=self.dir / "data", port=self.port))
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log = self.log.read_text()[-2000:]
+                self.stop()
+                raise RuntimeError(f"docker-registry exited ({self.proc.returncode}):\n{log}")
+            if self._answers():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"docker-registry did not answer within {timeout}s")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"GET /v2/ HTTP/1.0\r\n\r\n")
+                return b"200 OK" in conn.recv(200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def env(self) -> dict[str, str]:
+        return {"PORTTEST_REGISTRY": self.address}
+
+    def __enter__(self) -> Registry:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -450,3 +450,20 @@ def test_annotation_escaping_rules() -> None:
                    env("staging", ("t.py::test_[50%]", "failed", "line1\r\nline2")))
     [line] = github.annotations(result)
     assert "t.py::test_[50%25]" in line and "line1%0D%0Aline2" in line
+
+
+def test_engine_image_and_ship_facts_read_as_one_line_each() -> None:
+    from harness.reporters.common import engine_facts, image_facts, ship_text
+
+    engine = {"kind": "docker", "version": "20.10.24", "os": "Debian GNU/Linux 12", "arch": "x86_64",
+              "kernel": "6.1.0", "cgroup_version": "1", "default_runtime": "runc",
+              "runtimes": ["io.containerd.runc.v2", "runc", "runsc"]}
+    assert engine_facts(engine) == ("docker 20.10.24, Debian GNU/Linux 12, x86_64, kernel 6.1.0, cgroup v1, "
+                                    "runtimes runc/runsc (default runc)")
+    assert engine_facts({}) == "-"
+    image = ImageIdentity(ref="x", id="sha256:1", architecture="amd64", os="linux", size=117_200_000,
+                          layers=("sha256:a", "sha256:b"))
+    assert image_facts(image) == "linux/amd64, 2 layers, 117.2 MB"
+    assert ship_text(ShipRecord(mode="load", seconds=2.44, bytes=48_000_000)) == "load 48.0 MB in 2.4s"
+    assert ship_text(ShipRecord(mode="present", seconds=0.3)) == "present"
+    assert ship_text(None) == "-"

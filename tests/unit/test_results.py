@@ -288,3 +288,15 @@ def test_results_are_frozen(rich_result: RunResult) -> None:
     with pytest.raises(ValidationError):
         rich_result.verdict = "parity"  # type: ignore[misc]
     assert rich_result.verdict == "error"
+
+
+def test_a_failed_verify_hook_rejects_the_run_with_exit_5() -> None:
+    from harness.results import VerifyRecord
+
+    envs = {n: EnvironmentResult(name=n, status="error", phase="verify", error="not run") for n in ("a", "b")}
+    check = VerifyRecord(name="scan", command="trivy", exit_code=1, passed=False)
+    result = assemble(ImageIdentity(ref="x", id="sha256:1", verify=(check,)), envs)
+    assert (result.verdict, result.exit_code) == ("rejected", 5)
+    # One environment lost in another phase is an ordinary environment error.
+    envs["b"] = EnvironmentResult(name="b", status="error", phase="ship", error="gone")
+    assert assemble(ImageIdentity(ref="x", id="sha256:1"), envs).exit_code == 4

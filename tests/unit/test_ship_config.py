@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.config.models import ShipViaRegistry
-from tests.unit.test_config import issues_of, load, matrix_file, only, project  # noqa: F401 - fixture
+from tests.unit.test_config import issues_of, load, matrix_file, only, project
 
-__all__ = ["project"]
+__all__ = ["project"]  # the fixture, shared with test_config
 
 
 def test_ship_modes_by_name_and_registry_push(project: Path) -> None:

@@ -21,6 +21,7 @@ EXIT_CODES_HELP = """exit codes:
   2  usage or configuration error (nothing ran)
   3  diverged: some test's outcome differs between environments
   4  an environment could not be set up or was lost (engine, image, container)
+  5  rejected: an image.verify hook failed (nothing ran)
   70  internal error: a porttest bug (the traceback is printed)
   130/143  interrupted by SIGINT/SIGTERM (containers are removed first)
 """

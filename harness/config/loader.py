@@ -18,6 +18,7 @@ from harness.config.models import (
     Environment,
     ImageSpec,
     Matrix,
+    SSHSpec,
     TLSSpec,
     WaitFor,
     dangerous_options,
@@ -29,10 +30,10 @@ from harness.errors import ConfigError, ConfigIssue
 _ENV_KEYS = set(Environment.model_fields) - {"name"}
 _TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
-_TLS_PATHS = ("ca_cert", "client_cert", "client_key")
+_ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
+    "engine": EngineSpec, "tls": TLSSpec, "ssh": SSHSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
 }
 
 _HINTS = {
@@ -211,12 +212,13 @@ def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(extends, list):
         body["extends"] = [_resolve(e, base) if isinstance(e, str) else e for e in extends]
     engine = body.get("engine")
-    if isinstance(engine, dict) and isinstance(engine.get("tls"), dict):
-        tls = dict(engine["tls"])
-        for key in _TLS_PATHS:
-            if isinstance(tls.get(key), str):
-                tls[key] = _resolve(tls[key], base)
-        body["engine"] = {**engine, "tls": tls}
+    if isinstance(engine, dict):
+        engine = dict(engine)
+        for section, keys in _ENGINE_PATHS.items():
+            if isinstance(engine.get(section), dict):
+                engine[section] = {k: _resolve(v, base) if k in keys and isinstance(v, str) else v
+                                   for k, v in engine[section].items()}
+        body["engine"] = engine
     return body
 
 

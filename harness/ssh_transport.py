@@ -60,6 +60,9 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().send(request, *args, **kwargs)
+        except paramiko.SSHException as exc:
+            # A lost session (or a refused reconnect) is a connection error to every caller, as with other engines.
+            raise requests.ConnectionError(f"SSH: {exc}") from exc
         except requests.ConnectionError as exc:
             # The SSH session works but the HTTP stream died: the remote command usually says why on stderr.
             found = self.dial_stdio_error()
@@ -112,6 +115,8 @@ def open_client(base_url: str, version: str, timeout: float | None, known_hosts:
 def describe(exc: BaseException, host: str | None) -> tuple[str, str] | None:
     """(reason, hint) for SSH-level failures; None for anything else."""
     where = _keyscan_target(host)
+    if isinstance(exc, requests.ConnectionError) and isinstance(exc.__cause__, paramiko.SSHException):
+        exc = exc.__cause__
     if isinstance(exc, RemoteDockerError):
         if exc.status == 127 or "not found" in exc.line:
             return (f"the remote host has no `docker` command ({exc.line})",

@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from harness.config import EngineSpec
-from harness.engines import connect
+from harness.engines import connect, short_reason
 from harness.errors import EXIT_ENVIRONMENT, EngineError
 from tests.integration.conftest import REPO, SLEEPER, porttest, write
 from tests.lab.sshd import Sshd, alive, keygen
@@ -149,3 +150,19 @@ def test_sshd_stops_by_pid_leaving_nothing_and_a_stopped_sshd_is_named(engine: o
     err = _refused(EngineSpec(host=lab.host))
     assert "Connection refused" in err.message and f"port {lab.port}" in err.message
     assert err.hint and "sshd" in err.hint
+
+
+def test_a_session_lost_mid_run_is_a_connection_error(engine: object) -> None:
+    """The runner turns requests' ConnectionError into the environment's error; a raw paramiko error would be
+    reported as a porttest bug."""
+    lab = Sshd().start()
+    try:
+        connected = connect(EngineSpec(host=lab.host, ssh={"known_hosts": lab.known_hosts, "identity": lab.identity}))
+    finally:
+        lab.stop()
+    try:
+        with pytest.raises(requests.ConnectionError) as caught:
+            connected.client.containers.list()
+        assert short_reason(caught.value).startswith("SSH: ")
+    finally:
+        connected.close()

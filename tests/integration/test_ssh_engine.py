@@ -114,7 +114,7 @@ def test_unreadable_identity_is_named_before_connecting(tmp_path: Path, sshd: Ss
     ("DOCKER_HOST=unix:///nonexistent.sock", "failed on the remote host (exit 1): failed to open the raw stream "
      "connection: dial unix /nonexistent.sock: connect: no such file or directory",
      "is the engine on that host running?"),
-])
+], ids=["no-docker-cli", "remote-engine-down"])
 def test_remote_docker_cli_failures_are_named(engine: object, setting: str, reason: str, hint: str) -> None:
     with Sshd(extra_config=(f"SetEnv {setting}",)) as lab:
         err = _refused(EngineSpec(host=lab.host, ssh={"known_hosts": lab.known_hosts, "identity": lab.identity}))

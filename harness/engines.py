@@ -1,4 +1,4 @@
-"""One Docker SDK client per environment: local socket/DOCKER_HOST, tcp:// with mutual TLS, ssh://."""
+"""One Docker SDK client per environment: local socket/DOCKER_HOST, tcp:// with mutual TLS, ssh:// (verified)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import docker
 import docker.errors
 import docker.tls
 import docker.utils
+import paramiko
 import requests
 
+from harness import ssh_transport
 from harness.errors import EngineError
 
 if TYPE_CHECKING:  # the pytest child reconnects without importing the config models
@@ -67,27 +69,39 @@ def handoff(engine: Engine) -> dict[str, Any]:
     tls = spec.tls if spec is not None else None
     return {
         "host": spec.host if spec is not None else None,
-        "tls": None if not tls else {"ca_cert": str(tls.ca_cert) if tls.ca_cert else None,
-                                     "client_cert": str(tls.client_cert) if tls.client_cert else None,
-                                     "client_key": str(tls.client_key) if tls.client_key else None,
-                                     "verify": tls.verify},
+        "tls": None if not tls else {"ca_cert": _text(tls.ca_cert), "client_cert": _text(tls.client_cert),
+                                     "client_key": _text(tls.client_key), "verify": tls.verify},
+        "ssh": _ssh_data(spec),
         "api_version": engine.info.api_version,
     }
 
 
+def _text(path: object) -> str | None:
+    return None if path is None else str(path)
+
+
+def _ssh_data(spec: EngineSpec | None) -> dict[str, str | None] | None:
+    ssh = spec.ssh if spec is not None else None
+    return None if ssh is None else {"known_hosts": _text(ssh.known_hosts), "identity": _text(ssh.identity)}
+
+
 def reopen(data: dict[str, Any], timeout: float | None) -> docker.DockerClient:
     """A client from handoff() data: same endpoint, same negotiated API version, no probing round trips."""
-    return _client(_sdk_kwargs(data.get("host"), data.get("tls")), str(data["api_version"]), timeout)
+    return _client(_sdk_kwargs(data.get("host"), data.get("tls")), str(data["api_version"]), timeout,
+                   data.get("ssh"))
 
 
 def client_kwargs(spec: EngineSpec) -> dict[str, Any]:
-    """DockerClient keyword arguments for a spec, checking certificate files first."""
+    """DockerClient keyword arguments for a spec, checking certificate and SSH key files first."""
     tls = spec.tls or None
-    if tls:
-        for label, path in (("ca_cert", tls.ca_cert), ("client_cert", tls.client_cert), ("client_key", tls.client_key)):
-            if path is not None and not os.access(path, os.R_OK):
-                raise EngineError(f"engine.tls.{label}: cannot read {path}",
-                                  hint="check the path (relative to the file that names it) and its permissions")
+    files = [("tls.ca_cert", tls.ca_cert), ("tls.client_cert", tls.client_cert),
+             ("tls.client_key", tls.client_key)] if tls else []
+    if spec.ssh is not None:
+        files += [("ssh.known_hosts", spec.ssh.known_hosts), ("ssh.identity", spec.ssh.identity)]
+    for label, path in files:
+        if path is not None and not os.access(path, os.R_OK):
+            raise EngineError(f"engine.{label}: cannot read {path}",
+                              hint="check the path (relative to the file that names it) and its permissions")
     data = None if not tls else {"ca_cert": tls.ca_cert, "client_cert": tls.client_cert,
                                  "client_key": tls.client_key, "verify": tls.verify}
     return _sdk_kwargs(spec.host, data)
@@ -98,9 +112,10 @@ def _sdk_kwargs(host: str | None, tls: dict[str, Any] | None) -> dict[str, Any]:
     if host is None:
         kwargs = dict(docker.utils.kwargs_from_env())
         kwargs.setdefault("base_url", "unix:///var/run/docker.sock")
-        return kwargs
-    kwargs = {"base_url": host}
-    if host.startswith("ssh://"):
+    else:
+        kwargs = {"base_url": host}
+    if str(kwargs["base_url"]).startswith("ssh://"):
+        # The SDK's shell-out adapter does not connect when built; _client replaces it with a verified one.
         kwargs["use_ssh_client"] = True
     if tls:
         cert, key, ca = tls.get("client_cert"), tls.get("client_key"), tls.get("ca_cert")
@@ -112,8 +127,14 @@ def _sdk_kwargs(host: str | None, tls: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
-def _client(kwargs: dict[str, Any], version: str, timeout: float | None) -> docker.DockerClient:
-    client = docker.DockerClient(**kwargs, version=version, timeout=timeout)
+def _client(kwargs: dict[str, Any], version: str, timeout: float | None,
+            ssh: dict[str, Any] | None = None) -> docker.DockerClient:
+    base_url = str(kwargs["base_url"])
+    if base_url.startswith("ssh://"):
+        ssh = ssh or {}
+        client = ssh_transport.open_client(base_url, version, timeout, ssh.get("known_hosts"), ssh.get("identity"))
+    else:
+        client = docker.DockerClient(**kwargs, version=version, timeout=timeout)
     # REQUESTS_CA_BUNDLE and friends would replace the engine's CA with the system bundle; the engine's own
     # TLS settings must win, so the environment is not consulted for this session.
     client.api.trust_env = False
@@ -129,21 +150,22 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
     kwargs = client_kwargs(spec)
     endpoint = str(kwargs.get("base_url"))
     wait = spec.timeout if timeout is None else timeout
+    ssh = _ssh_data(spec)
     try:
-        probe = _client(kwargs, _PROBE_API_VERSION, min(wait, 15.0))
+        probe = _client(kwargs, _PROBE_API_VERSION, min(wait, 15.0), ssh)
         try:
             version = probe.version()
         finally:
             probe.close()
         api = min(_version_tuple(version.get("ApiVersion", "1.24")),
                   _version_tuple(docker.constants.DEFAULT_DOCKER_API_VERSION))
-        client = _client(kwargs, ".".join(map(str, api)), wait)
+        client = _client(kwargs, ".".join(map(str, api)), wait, ssh)
         try:
             info = client.info()
         except BaseException:
             client.close()
             raise
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+    except (docker.errors.DockerException, requests.RequestException, OSError, paramiko.SSHException) as exc:
         raise EngineError(f"cannot reach engine {endpoint}: {short_reason(exc)}", hint=_hint_for(exc, spec)) from None
     components = {c.get("Name", "") for c in version.get("Components") or []}
     kind = "podman" if any("podman" in c.lower() for c in components) else "docker"
@@ -160,7 +182,10 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
 
 
 def short_reason(exc: BaseException) -> str:
-    """The innermost useful line of an SDK/requests error, without urllib3's object reprs."""
+    """The innermost useful line of an SDK/requests/SSH error, without urllib3's object reprs."""
+    ssh = ssh_transport.describe(exc, None)
+    if ssh is not None:
+        return ssh[0]
     text = str(exc)
     for marker in ("Connection refused", "No such file or directory", "Name or service not known",
                    "certificate verify failed", "timed out", "Permission denied", "wrong version number",
@@ -171,6 +196,9 @@ def short_reason(exc: BaseException) -> str:
 
 
 def _hint_for(exc: BaseException, spec: EngineSpec) -> str:
+    ssh = ssh_transport.describe(exc, spec.host)
+    if ssh is not None:
+        return ssh[1]
     text = str(exc).lower()
     if "certificate" in text or "ssl" in text or "tls" in text:
         return "check engine.tls: the CA must have signed the engine's certificate, and the client pair must match"

@@ -1,10 +1,10 @@
 """Pure configuration: matrix.yaml text in, frozen models out, with located errors."""
 
 from harness.config.loader import deep_merge, parse_matrix, read_matrix
-from harness.config.models import BuildSpec, EngineSpec, Environment, ImageSpec, Matrix, TLSSpec, WaitFor
+from harness.config.models import BuildSpec, EngineSpec, Environment, ImageSpec, Matrix, SSHSpec, TLSSpec, WaitFor
 from harness.config.run_options import RunOptions
 
 __all__ = [
-    "BuildSpec", "EngineSpec", "Environment", "ImageSpec", "Matrix", "RunOptions", "TLSSpec", "WaitFor",
+    "BuildSpec", "EngineSpec", "Environment", "ImageSpec", "Matrix", "RunOptions", "SSHSpec", "TLSSpec", "WaitFor",
     "deep_merge", "parse_matrix", "read_matrix",
 ]

@@ -19,6 +19,7 @@ from harness.config.models import (
     ImageSpec,
     Matrix,
     RegistryPush,
+    SSHSpec,
     TLSSpec,
     VerifyHook,
     WaitFor,
@@ -31,10 +32,10 @@ from harness.errors import ConfigError, ConfigIssue
 _ENV_KEYS = set(Environment.model_fields) - {"name"}
 _TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
-_TLS_PATHS = ("ca_cert", "client_cert", "client_key")
+_ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
-    "engine": EngineSpec, "tls": TLSSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
+    "engine": EngineSpec, "tls": TLSSpec, "ssh": SSHSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
     "registry": RegistryPush, "verify": VerifyHook,
 }
 
@@ -77,6 +78,10 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     if not isinstance(doc.data, dict):
         raise ConfigError(ConfigIssue("", "the matrix must be a YAML mapping", "start with `version: 1`", doc.file, 1))
     data: dict[str, Any] = dict(doc.data)
+    nul = [_issue(doc, where, "contains a NUL character", "remove the \\0 from the value")
+           for where in _nul_paths(data)]
+    if nul:
+        raise ConfigError(nul)
     _unknown_keys(data, _TOP_KEYS, (), doc, issues, "top-level key")
 
     image = data.get("image")
@@ -200,6 +205,17 @@ def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Loc
     return issues
 
 
+def _nul_paths(node: Any, where: Path_ = ()) -> list[Path_]:
+    """Where a string holds a NUL character (no path, name or command can, and the OS refuses them)."""
+    if isinstance(node, str):
+        return [where] if "\x00" in node else []
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _nul_paths(v, (*where, str(k)))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _nul_paths(v, (*where, i))]
+    return []
+
+
 def _resolve(value: str, base: Path) -> Path:
     path = Path(os.path.expanduser(value))
     return path if path.is_absolute() else (base / path).resolve()
@@ -214,12 +230,13 @@ def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(extends, list):
         body["extends"] = [_resolve(e, base) if isinstance(e, str) else e for e in extends]
     engine = body.get("engine")
-    if isinstance(engine, dict) and isinstance(engine.get("tls"), dict):
-        tls = dict(engine["tls"])
-        for key in _TLS_PATHS:
-            if isinstance(tls.get(key), str):
-                tls[key] = _resolve(tls[key], base)
-        body["engine"] = {**engine, "tls": tls}
+    if isinstance(engine, dict):
+        engine = dict(engine)
+        for section, keys in _ENGINE_PATHS.items():
+            if isinstance(engine.get(section), dict):
+                engine[section] = {k: _resolve(v, base) if k in keys and isinstance(v, str) else v
+                                   for k, v in engine[section].items()}
+        body["engine"] = engine
     return body
 
 

@@ -75,11 +75,20 @@ class TLSSpec(Frozen):
         return self
 
 
+class SSHSpec(Frozen):
+    """Host keys and login for an ssh:// engine; a host key no known_hosts file vouches for is always refused."""
+
+    known_hosts: Path | None = Field(None, description="a known_hosts file, read with ~/.ssh/known_hosts and "
+                                                       "/etc/ssh/ssh_known_hosts")
+    identity: Path | None = Field(None, description="a private key file; when given, the only key offered")
+
+
 class EngineSpec(Frozen):
     """Where the environment's Docker engine is: unset means DOCKER_HOST or the local socket."""
 
     host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh|npipe|http|https)://.+")] | None = None
     tls: TLSSpec | Literal[False] | None = None
+    ssh: SSHSpec | None = None
     timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
 
     @model_validator(mode="after")
@@ -108,6 +117,8 @@ class EngineSpec(Frozen):
             )
         if self.tls is not None and self.tls is not False and not (self.host or "").startswith(("tcp://", "https://")):
             raise ValueError("`tls:` applies to tcp:// engines only")
+        if self.ssh is not None and not (self.host or "").startswith("ssh://"):
+            raise ValueError("`ssh:` applies to ssh:// engines only")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Real engines for integration tests: the machine's engine, base images, and a second dockerd over mutual TLS."""
+"""Real engines for integration tests: the machine's engine, base images, a second dockerd over mutual TLS, sshd."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import docker
 import pytest
 
 from tests.lab.registry import Registry
+from tests.lab.sshd import SSHD, Sshd, alive
 from tests.lab.tls_engine import TLSEngine
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +89,20 @@ def registry() -> Iterator[Registry]:
         yield lab
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(engine: docker.DockerClient) -> Iterator[Sshd]:
+    """sshd on 127.0.0.1 whose `docker system dial-stdio` reaches the machine's engine; stopped by its PID."""
+    if not os.path.exists(SSHD):
+        pytest.skip(f"{SSHD} is not installed (apt-get install openssh-server)")
+    lab = Sshd().start()
+    try:
+        yield lab
+    finally:
+        pids = lab.processes()
+        lab.stop()
+    assert pids and not [pid for pid in pids if alive(pid)] and not lab.dir.exists(), "sshd left something behind"
 
 
 @pytest.fixture(scope="session")

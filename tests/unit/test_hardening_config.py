@@ -84,3 +84,13 @@ def test_bad_engine_urls_are_config_errors(tmp_path: Path, host: str, words: str
         read_matrix(path, env={})
     assert any(words in i.message and i.path.startswith("environments.x.engine") for i in caught.value.issues), \
         caught.value
+
+
+def test_a_nul_character_in_any_value_is_a_located_config_error(tmp_path: Path) -> None:
+    # Found by the fuzz test: a suite path "\0" reached the OS and raised ValueError (a traceback).
+    path = tmp_path / "matrix.yaml"
+    path.write_text('version: 1\nimage: busybox\nsuites: ["ok", "a\\0b"]\nenvironments: {l: {}}\n')
+    with pytest.raises(ConfigError) as caught:
+        read_matrix(path, env={})
+    (issue,) = caught.value.issues
+    assert (issue.path, issue.line, issue.message) == ("suites[1]", 3, "contains a NUL character")

@@ -170,6 +170,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         enter("connect", env.engine.host or "local engine")
         engine = connect(env.engine)
         record["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
+        containers.check_runtime(engine.info, engine.endpoint, env.run.runtime)  # before shipping anything
         enter("ship", env.ship)
         shipped = ship(ctx.source, engine, ctx.image, env.ship)
         record["ship"] = shipped

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages that integration tests use for real: chromium (HTML report in a browser), shellcheck (actionlint
-# checks the workflows' scripts with it). Installed only when missing; needs root (CI runs as root).
+# checks the workflows' scripts with it), runsc (gVisor, the runtimes tests). Installed only when missing; needs root
+# (CI runs as root).
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing+=(chromium)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+command -v runsc >/dev/null 2>&1 || missing+=(runsc)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing ${missing[*]}: install them (apt-get install ${missing[*]}) or their tests will skip" >&2

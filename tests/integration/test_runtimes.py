@@ -6,13 +6,14 @@ import dataclasses
 import platform
 from pathlib import Path
 
+import docker
 import pytest
 
 from harness import container as containers
 from harness.config import Environment
 from harness.config.models import EngineSpec
 from harness.config.run_options import RunOptions
-from harness.engines import connect
+from harness.engines import client_kwargs, connect
 from harness.errors import ContainerError
 from tests.integration.conftest import BROKEN_RUNTIME, REPO, SLEEPER, porttest, write
 from tests.lab.tls_engine import TLSEngine
@@ -161,3 +162,19 @@ def test_platform_the_image_is_not_built_for_fails_that_environment(tmp_path: Pa
     assert "this engine runs linux/amd64; give an image built for linux/arm64" in arm64["hint"]
     assert res["environments"]["amd64"]["status"] == "ok"
     assert ran.outcomes("test_shell") == {"amd64": "passed"}
+
+
+def test_platform_on_an_engine_api_older_than_1_41_is_refused_clearly(base_images: dict[str, str]) -> None:
+    engine = connect(EngineSpec())
+    old = docker.DockerClient(**client_kwargs(EngineSpec()), version="1.40")
+    try:
+        older = dataclasses.replace(engine, client=old,
+                                    info=dataclasses.replace(engine.info, api_version="1.40"))
+        env = Environment(name="old", run=RunOptions(platform="linux/amd64", command=["sleep", "5"]))
+        with pytest.raises(ContainerError) as caught:
+            containers.create(older, env, engine.client.images.get(base_images["busybox"]).id, "platform-old-api")
+        assert "newer engine API than 1.40" in caught.value.message
+        assert "run.platform needs API 1.41" in (caught.value.hint or "")
+    finally:
+        old.close()
+        engine.close()

@@ -198,6 +198,7 @@ EXPLANATORY = (
     "locale.LC_ALL", "cpu_count", "env_names",
 )
 
+_KERNEL = ("kernel", "runtime.gvisor", "runtime.name")
 # Words in a failure message that point at a fact.
 CLUES = {
     "read-only file system": ("filesystem.rootfs_read_only", "filesystem.writable_mounts"),
@@ -207,7 +208,24 @@ CLUES = {
     "killed": ("limits.memory_bytes",), "137": ("limits.memory_bytes",), "memory": ("limits.memory_bytes",),
     "can't fork": ("limits.pids", "ulimits.nproc"), "resource temporarily unavailable": ("limits.pids",),
     "too many open files": ("ulimits.nofile",), "timed out": ("limits.cpus",),
+    # A sandboxed kernel (gVisor) refuses or lacks some system calls and reports its own kernel version.
+    "function not implemented": _KERNEL, "invalid argument": _KERNEL, "kernel": _KERNEL, "uname": _KERNEL,
+    "/proc/version": _KERNEL,
 }
+
+
+def quoted_keys(messages: dict[str, str], flat: dict[str, dict[str, Any]]) -> list[str]:
+    """Explanatory fact keys whose value in an environment is quoted by that environment's failure message.
+
+    `assert '4.4.0' == ...` under gVisor points at the kernel; short values (uid 0) would match anything."""
+    found: dict[str, None] = {}
+    for env, message in messages.items():
+        for key in EXPLANATORY:
+            value = flat.get(env, {}).get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and len(str(value)) >= 3 \
+                    and str(value) in message:
+                found.setdefault(key, None)
+    return list(found)
 
 
 def clue_keys(messages: list[str]) -> list[str]:
@@ -252,6 +270,8 @@ def describe(key: str, value: Any) -> str:
         return "environment variables: " + (", ".join(value) if value else "none")
     if key == "runtime.gvisor":
         return "gVisor" if value else "not gVisor"
+    if key == "runtime.name":
+        return f"runtime {value}"
     if isinstance(value, list):
         value = ", ".join(map(str, value)) or "none"
     return f"{key.split('.', 1)[-1] if key.startswith(('user.', 'os.')) else key} {value}"

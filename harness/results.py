@@ -17,7 +17,7 @@ from harness.errors import (
     EXIT_REJECTED,
     ResultsError,
 )
-from harness.facts import EXPLANATORY, clue_keys, describe, flatten
+from harness.facts import EXPLANATORY, clue_keys, describe, flatten, quoted_keys
 
 SCHEMA = "porttest.results/1"
 Verdict = Literal["parity", "failed", "diverged", "error", "rejected"]
@@ -188,7 +188,8 @@ def explain(outcomes: Mapping[str, str], environments: Mapping[str, EnvironmentR
         return ()
     separating: list[str] = []
     differing: list[str] = []
-    clues = clue_keys(list((messages or {}).values()))
+    quoted = quoted_keys({n: m for n, m in (messages or {}).items() if n in flat}, flat)
+    clues = list(dict.fromkeys([*quoted, *clue_keys(list((messages or {}).values()))]))
     for key in [*clues, *(k for k in EXPLANATORY if k not in clues)]:
         values = {name: _hashable(flat[name].get(key)) for name in outcomes}
         good_values = {values[n] for n in good}

@@ -171,6 +171,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         enter("connect", env.engine.host or "local engine")
         engine = connect(env.engine)
         record["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
+        containers.check_runtime(engine.info, engine.endpoint, env.run.runtime)  # before shipping anything
         enter("ship", env.push_to or env.ship_mode)
         shipped = ctx.shipper.ship(engine, env.ship_mode, env.push_to)
         record["ship"] = shipped

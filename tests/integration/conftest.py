@@ -19,7 +19,7 @@ import pytest
 
 from tests.lab.registry import Registry
 from tests.lab.sshd import SSHD, Sshd, alive
-from tests.lab.tls_engine import TLSEngine
+from tests.lab.tls_engine import TLSEngine, lab_processes
 
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = "porttest-base/busybox:latest"
@@ -77,6 +77,31 @@ def _client_for(lab: TLSEngine) -> docker.DockerClient:
     client = docker.DockerClient(base_url=lab.host, tls=tls, version="1.41")
     client.api.trust_env = False
     return client
+
+
+# gVisor as Debian packages it; the default (sandbox) network mode fails in this VM, host networking works.
+# BROKEN_RUNTIME is listed by the engine but its program is missing: a runtime that fails only at start.
+BROKEN_RUNTIME = "porttest-broken"
+RUNSC = shutil.which("runsc") or "/usr/bin/runsc"
+RUNSC_CONFIG = {"runtimes": {"runsc": {"path": RUNSC, "runtimeArgs": ["--network=host"]},
+                             BROKEN_RUNTIME: {"path": "/nonexistent/porttest-runtime"}}}
+
+
+@pytest.fixture(scope="session")
+def runsc_engine(base_images: dict[str, str]) -> Iterator[TLSEngine]:
+    """A lab dockerd with gVisor registered as the `runsc` runtime; no sandbox process outlives the session."""
+    if not Path(RUNSC).exists():
+        pytest.skip("gVisor is not installed (apt-get install runsc)")
+    lab = TLSEngine(daemon_config=RUNSC_CONFIG).start()
+    _lab_engines.append(lab)
+    try:
+        yield lab
+    finally:
+        leftovers = _porttest_containers(_client_for(lab))
+        lab.stop()
+        sandboxes = lab_processes(lab.dir)
+        assert not leftovers, f"porttest containers left on the gVisor engine: {leftovers}"
+        assert not sandboxes, f"processes of the gVisor engine outlived it: {sandboxes}"
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import docker
 import pytest
 
 from tests.integration.conftest import LABEL, SESSION_ID, SESSION_LABEL, SLEEPER, porttest, write
-from tests.lab.tls_engine import TLSEngine
+from tests.lab.tls_engine import TLSEngine, lab_processes
 
 SHELL = "def test_shell(host):\n    assert host.run('true').rc == 0\n"
 
@@ -44,6 +44,8 @@ def doomed_engine(base_images: dict[str, str]) -> Iterator[TLSEngine]:
         yield lab
     finally:
         lab.stop()
+        # A killed dockerd leaves shims and container processes behind; stop() must have ended them.
+        assert not lab_processes(lab.dir), "processes of the killed engine outlived stop()"
 
 
 def test_engine_lost_mid_run_is_that_environments_error(tmp_path: Path, doomed_engine: TLSEngine,

@@ -133,6 +133,9 @@ class TLSEngine:
             # A killed dockerd leaves its containers' processes to their shims; a restart (no live-restore)
             # stops them, and the normal stop below then ends the daemon cleanly.
             self.killed = False
+            # The killed daemon's containerd lingers as a zombie until PID 1 reaps it; dockerd would take its
+            # pidfile for a live containerd and wait for its socket forever, so a fresh one is started instead.
+            (self.dir / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
             with contextlib.suppress(RuntimeError):
                 self.start()
         if self.proc is not None and self.proc.poll() is None:
@@ -143,7 +146,9 @@ class TLSEngine:
                 self.proc.kill()
                 self.proc.wait()
         subprocess.run(["ip", "link", "del", self.bridge], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kill_leftovers(self.dir)
         _unmount_below(self.dir)
+        kill_leftovers(self.dir)  # fuse-overlayfs helpers of mounts that a lazy unmount let go
         shutil.rmtree(self.dir, ignore_errors=True)
         with contextlib.suppress(OSError):
             self._slot_lock.close()
@@ -193,6 +198,49 @@ def _main_storage_driver() -> str | None:
         return json.loads(Path("/etc/docker/daemon.json").read_text()).get("storage-driver")
     except (OSError, ValueError):
         return None
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process as pid -> (parent pid, command line)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name in stat may hold spaces and parentheses; the parent pid is the 2nd field after it.
+        found[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    return found
+
+
+def lab_processes(folder: Path) -> list[int]:
+    """PIDs of processes started from a lab's folder (shims, runsc sandboxes, fuse mounts) and their descendants.
+
+    A dockerd that dies abruptly leaves these behind; they name the folder on their command line, and the
+    container processes below them are found through their parents."""
+    table = _processes()
+    marker = str(folder) + "/"
+    owned = {pid for pid, (_, cmdline) in table.items() if marker in cmdline and pid != os.getpid()}
+    grew = True
+    while grew:
+        below = {pid for pid, (parent, _) in table.items() if parent in owned} - owned
+        owned |= below
+        grew = bool(below)
+    return sorted(owned)
+
+
+def kill_leftovers(folder: Path) -> list[int]:
+    """SIGKILL, by PID, whatever still runs from a lab's folder; returns the PIDs."""
+    pids = lab_processes(folder)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if pids:
+        time.sleep(0.2)
+    return pids
 
 
 def _unmount_below(folder: Path) -> None:

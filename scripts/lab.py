@@ -1,63 +1,161 @@
-"""Start or stop a local lab engine: a second dockerd over mutual TLS on 127.0.0.1 (needs root).
+"""Start or stop a local lab of real engines on 127.0.0.1 (needs root), the parts porttest's tests use.
 
-    python scripts/lab.py start --env-file lab.env   # writes PORTTEST_CLOUD_* variables for environments/cloud.yaml
-    python scripts/lab.py stop --env-file lab.env    # stops that dockerd by its PID and removes its bridge and data
+    python scripts/lab.py start --env-file lab.env [--parts cloud,registry,ssh,gvisor,podman]
+    set -a; . ./lab.env; set +a          # PORTTEST_CLOUD_*, PORTTEST_REGISTRY, PORTTEST_SSH_*, PORTTEST_GVISOR_*, ...
+    python scripts/lab.py stop --env-file lab.env
+
+Parts: cloud (a second dockerd over mutual TLS), registry (Debian's docker-registry), ssh (an sshd whose
+`docker system dial-stdio` reaches this machine's engine), gvisor (a dockerd over mutual TLS with runsc registered),
+podman (`podman system service` on a unix socket). `start` leaves one supervisor process holding them; `stop` sends it
+SIGTERM (by the PID in the env file) and it stops every part by its own PID and removes its files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.lab.registry import Registry
+from tests.lab.sshd import Sshd
 from tests.lab.tls_engine import TLSEngine
+
+GVISOR = {"runtimes": {"runsc": {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=host"]}}}
+
+
+def _tls_env(prefix: str, lab: TLSEngine) -> dict[str, str]:
+    return {f"{prefix}_HOST": lab.host, f"{prefix}_CA": str(lab.certs.ca_cert),
+            f"{prefix}_CERT": str(lab.certs.client_cert), f"{prefix}_KEY": str(lab.certs.client_key)}
+
+
+def _podman() -> Any:
+    from tests.lab.podman_service import PodmanService
+
+    return PodmanService()
+
+
+PARTS: dict[str, tuple[Callable[[], Any], Callable[[Any], dict[str, str]]]] = {
+    "cloud": (TLSEngine, lambda lab: _tls_env("PORTTEST_CLOUD", lab)),
+    "registry": (Registry, lambda lab: lab.env()),
+    "ssh": (Sshd, lambda lab: lab.env()),
+    "gvisor": (lambda: TLSEngine(daemon_config=GVISOR), lambda lab: _tls_env("PORTTEST_GVISOR", lab)),
+    "podman": (_podman, lambda lab: lab.env()),
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("--env-file", type=Path, required=True)
+    parser.add_argument("--parts", default="cloud", help=f"comma-separated, from {', '.join(PARTS)} (default: cloud)")
     args = parser.parse_args()
-    if args.action == "start":
-        lab = TLSEngine()
-        lab.start()
-        values = {**lab.env(), "PORTTEST_LAB_PID": str(lab.proc.pid if lab.proc else ""),
-                  "PORTTEST_LAB_DIR": str(lab.dir), "PORTTEST_LAB_BRIDGE": lab.bridge}
-        args.env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        print(f"lab engine up at {lab.host} (pid {values['PORTTEST_LAB_PID']}); variables in {args.env_file}")
-        # The daemon outlives this process on purpose; `stop` ends it by the PID recorded above.
+    if args.action == "stop":
+        return stop(args.env_file)
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in PARTS]
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(unknown)}")
+    return start(parts, args.env_file)
+
+
+def start(parts: list[str], env_file: Path) -> int:
+    """Fork a supervisor that starts the parts (so it is their parent and can wait for them), report its values."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.setsid()
+        _supervise(parts, write)
         os._exit(0)
-    values = dict(line.split("=", 1) for line in args.env_file.read_text().splitlines() if "=" in line)
-    pid = int(values.get("PORTTEST_LAB_PID") or 0)
-    if pid:
-        try:
-            os.kill(pid, signal.SIGTERM)
-            for _ in range(200):
-                os.kill(pid, 0)
-                time.sleep(0.1)
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    bridge = values.get("PORTTEST_LAB_BRIDGE")
-    if bridge:
-        subprocess.run(["ip", "link", "del", bridge], stderr=subprocess.DEVNULL)
-    lab_dir = values.get("PORTTEST_LAB_DIR")
-    if lab_dir:
-        mounts = [ln.split()[1] for ln in Path("/proc/self/mounts").read_text().splitlines()
-                  if ln.split()[1].startswith(lab_dir)]
-        for target in sorted(mounts, key=len, reverse=True):
-            subprocess.run(["umount", "-l", target], stderr=subprocess.DEVNULL)
-        shutil.rmtree(lab_dir, ignore_errors=True)
-    print("lab engine stopped")
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        answer = pipe.read()
+    os.waitpid(pid, os.WNOHANG)
+    try:
+        values = json.loads(answer)
+    except ValueError:
+        print(f"the lab did not start: {answer or 'no answer'}", file=sys.stderr)
+        return 1
+    if "error" in values:
+        print(f"the lab did not start: {values['error']}", file=sys.stderr)
+        return 1
+    values["PORTTEST_LAB_PID"] = str(pid)
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    print(f"lab up ({', '.join(parts)}; supervisor pid {pid}); variables in {env_file}")
     return 0
 
 
+def _supervise(parts: list[str], answer_fd: int) -> None:
+    """Start each part, answer with their variables, then hold them until SIGTERM/SIGINT and stop them all."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    started: list[Any] = []
+    values: dict[str, str] = {}
+    try:
+        for name in parts:
+            make, env_of = PARTS[name]
+            lab = make()
+            started.append(lab)
+            lab.start()
+            values.update(env_of(lab))
+    except Exception as exc:  # noqa: BLE001 - reported to `start`, then everything started so far is stopped
+        os.write(answer_fd, json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode())
+        os.close(answer_fd)
+        _stop_all(started)
+        return
+    os.write(answer_fd, json.dumps(values).encode())
+    os.close(answer_fd)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    _stop_all(started)
+
+
+def _stop_all(started: list[Any]) -> None:
+    for lab in reversed(started):
+        # One part failing to stop must not keep the others running.
+        with contextlib.suppress(Exception):
+            lab.stop()
+
+
+def stop(env_file: Path) -> int:
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    pid = int(values.get("PORTTEST_LAB_PID") or 0)
+    if not pid:
+        print(f"{env_file} names no lab supervisor (PORTTEST_LAB_PID)", file=sys.stderr)
+        return 1
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print("the lab was not running")
+        return 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.1)
+    if _running(pid):
+        print(f"the lab supervisor {pid} did not stop within 120 s", file=sys.stderr)
+        return 1
+    print("lab stopped")
+    return 0
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited supervisor waits for PID 1 to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 import docker.errors
 import requests
 
+from harness import podman
 from harness.config import Environment, WaitFor
 from harness.engines import Engine, EngineInfo, short_reason
 from harness.errors import ContainerError
@@ -24,6 +26,7 @@ LABEL_ENV = "io.porttest.environment"
 LABEL_CREATED = "io.porttest.created"
 LABEL_OWNER = "io.porttest.owner"
 LOG_TAIL = 20
+HEALTH_INTERVAL_NS = 30_000_000_000  # Docker's default healthcheck interval
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,26 @@ def platform_mismatch(engine_said: str, asked: str | None, info: EngineInfo,
     return None
 
 
+def verify_runtime(engine: Engine, env: Environment, started: Started) -> str:
+    """The OCI runtime the created container will run under; ContainerError when it is not the one asked for.
+
+    Docker refuses an unknown run.runtime at create; podman's compat API ignores HostConfig.Runtime and runs its
+    default runtime, so a gVisor profile would quietly run under runc there."""
+    if engine.info.kind == "podman":
+        runtime = podman.oci_runtime(engine.client.api, started.id)
+    else:
+        attrs = engine.client.api.inspect_container(started.id)
+        runtime = str((attrs.get("HostConfig") or {}).get("Runtime") or "")
+    wanted = env.run.runtime
+    if wanted and runtime and runtime != wanted:
+        hint = ("podman's Docker-compatible API ignores the runtime a client asks for; set `runtime = "
+                f"\"{wanted}\"` under [engine] in the podman service's containers.conf (one service per runtime)"
+                if engine.info.kind == "podman" else None)
+        raise ContainerError(f"run.runtime asks for {wanted}, but the engine runs the container under {runtime}",
+                             hint=hint)
+    return runtime or engine.info.default_runtime
+
+
 def start(engine: Engine, started: Started) -> None:
     try:
         engine.client.api.start(started.id)
@@ -227,6 +250,10 @@ def refusal_hint(engine_said: str, info: EngineInfo) -> str | None:
         return f"this engine offers the runtimes: {offered}"
     if "no such file" in text:
         return "the image has no such command; set run.command to a program the image has"
+    if "rlimit" in text and info.kind == "podman":
+        # Seen where the service lacks CAP_SYS_RESOURCE: podman drops its default_ulimits once run.ulimits is set.
+        return ("podman raises every ulimit that run.ulimits does not name to its own maximum, beyond this host's "
+                "hard limits: name nofile and nproc in run.ulimits (e.g. {name: nproc, soft: 32768, hard: 32768})")
     return None
 
 
@@ -271,8 +298,11 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
     session = ExecSession(engine.client.api, started.id)
     deadline = began + wait.timeout
     last_reason = ""
+    health = _HealthClock.for_podman(engine, started) if wait.healthcheck else None
     while True:
         ensure_running(engine, started, f"while waiting for {wait.kind}")
+        if health is not None:
+            health.tick()
         ready, last_reason = _check(engine, started, wait, session)
         if ready:
             return time.monotonic() - began
@@ -285,6 +315,34 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
             )
         if cancel.wait(wait.interval):
             raise ContainerError("cancelled while waiting for readiness")
+
+
+@dataclass
+class _HealthClock:
+    """Runs a podman container's healthcheck on Docker's schedule (every interval after start), because podman
+    leaves the scheduling to systemd timers that do not exist in most containers and CI runners."""
+
+    engine: Engine
+    container_id: str
+    interval: float
+    due: float
+
+    @classmethod
+    def for_podman(cls, engine: Engine, started: Started) -> _HealthClock | None:
+        if engine.info.kind != "podman":
+            return None
+        config = (engine.client.api.inspect_container(started.id).get("Config") or {}).get("Healthcheck") or {}
+        if not config.get("Test") or config["Test"][0] == "NONE":
+            return None
+        interval = (config.get("Interval") or HEALTH_INTERVAL_NS) / 1e9
+        return cls(engine, started.id, interval, time.monotonic() + interval)
+
+    def tick(self) -> None:
+        if time.monotonic() >= self.due:
+            self.due = time.monotonic() + self.interval
+            # A refused run leaves the status as the last check left it; that status is what the caller reads.
+            with contextlib.suppress(docker.errors.APIError):
+                podman.run_healthcheck(self.engine.client.api, self.container_id)
 
 
 def _describe(wait: WaitFor) -> str:
@@ -317,11 +375,11 @@ def _check(engine: Engine, started: Started, wait: WaitFor, session: ExecSession
             return listening(result.stdout.decode("ascii", "replace"), wait.port), ""
         if wait.healthcheck:
             attrs = engine.client.api.inspect_container(started.id)
-            health = (attrs.get("State") or {}).get("Health")
-            if health is None:
+            # Podman reports an empty Health (Status "") for containers without a healthcheck; Docker none at all.
+            status = str(((attrs.get("State") or {}).get("Health") or {}).get("Status") or "")
+            if not status:
                 raise ContainerError("wait_for.healthcheck is set but the image defines no HEALTHCHECK",
                                      hint="add HEALTHCHECK to the image, set run.healthcheck, or wait for a port")
-            status = str(health.get("Status"))
             return status == "healthy", f"health is {status}"
         if wait.log is not None:
             logs = engine.client.api.logs(started.id, stdout=True, stderr=True)

@@ -58,8 +58,10 @@ CAPABILITIES = (
 SECCOMP_MODES = {"0": "disabled", "1": "strict", "2": "filter"}
 _UNLIMITED = 1 << 62
 _VIRTUAL_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "securityfs", "debugfs", "tracefs"}
-# Mounts the engine adds to every container; they say nothing about the environment's profile.
-_ENGINE_MOUNTS = {"/dev", "/dev/shm", "/dev/mqueue", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+# Mounts the engine adds to every container; they say nothing about the environment's profile. Podman adds
+# /run/.containerenv (its /.dockerenv).
+_ENGINE_MOUNTS = {"/dev", "/dev/shm", "/dev/mqueue", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
+                  "/run/.containerenv"}
 
 
 def decode_capabilities(hex_mask: str) -> list[str]:

@@ -179,12 +179,13 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         started = containers.create(engine, env, ctx.image.id, ctx.run_id)
         ctx.tracker.add_container(env.name, engine, started.id)
         record["container"] = started.name
+        runtime = containers.verify_runtime(engine, env, started)
         containers.start(engine, started)
         inspected = engine.client.api.inspect_container(started.id)
         record["image_id"] = str(inspected["Image"])
         enter("ready", env.wait_for.kind if env.wait_for else "")
         containers.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
-        facts = probe_facts(engine, started.id, str((inspected.get("HostConfig") or {}).get("Runtime") or ""))
+        facts = probe_facts(engine, started.id, runtime)
         record["facts"] = facts
         enter("tests")
         reported = _run_suites(cell, ctx, engine, started)

@@ -1,4 +1,5 @@
-"""Real engines for integration tests: the machine's engine, base images, a second dockerd over mutual TLS, sshd."""
+"""Real engines for integration tests: the machine's engine, base images, a second dockerd over mutual TLS, a gVisor
+engine, an sshd, a registry and a podman system service."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 import docker
 import pytest
 
+from tests.lab.podman_service import PODMAN, PodmanService
 from tests.lab.registry import Registry
 from tests.lab.sshd import SSHD, Sshd, alive
 from tests.lab.tls_engine import TLSEngine, lab_processes
@@ -133,6 +135,41 @@ def sshd(engine: docker.DockerClient) -> Iterator[Sshd]:
 @pytest.fixture(scope="session")
 def tls_client(tls_engine: TLSEngine) -> docker.DockerClient:
     return _client_for(tls_engine)
+
+
+@pytest.fixture(scope="session")
+def podman_service(base_images: dict[str, str], registry: Registry) -> Iterator[PodmanService]:
+    """`podman system service` on its own socket, storage and bridge, with the test registry marked insecure; at the
+    end of the session its containers are checked, removed, the service stopped by its PID and its leftover conmon
+    processes reported."""
+    if PODMAN is None:
+        pytest.skip("podman is not installed")
+    lab = PodmanService(insecure_registries=(registry.address,)).start()
+    try:
+        yield lab
+    finally:
+        leftovers = _porttest_containers(podman_client_for(lab))
+        killed = lab.stop()
+        assert not leftovers, f"porttest containers left on podman: {leftovers}"
+        assert not killed, f"processes pointing into the podman lab outlived its stop: {killed}"
+
+
+def podman_client_for(lab: PodmanService) -> docker.DockerClient:
+    return docker.DockerClient(base_url=lab.host, version="1.41")
+
+
+@pytest.fixture(scope="session")
+def podman_client(podman_service: PodmanService, engine: docker.DockerClient,
+                  base_images: dict[str, str]) -> docker.DockerClient:
+    """A client of the podman service, which holds the busybox base image (loaded from the machine's engine)."""
+    client = podman_client_for(podman_service)
+    image_id = engine.images.get(base_images["busybox"]).id
+    for message in client.api.load_image(engine.api.get_image(image_id), quiet=True):
+        assert "error" not in message, message
+    # Podman's compat API refuses repo="name:tag" (Docker takes it); give the tag apart.
+    repository, _, tag = base_images["busybox"].rpartition(":")
+    client.images.get(image_id).tag(repository, tag)
+    return client
 
 
 def _porttest_containers(client: docker.DockerClient) -> list[str]:

@@ -11,10 +11,14 @@ import pytest
 from harness.session import CommandTimeout, ExecSession, ShellSession, open_runner
 
 
-@pytest.fixture(params=["busybox", "debian"])
+@pytest.fixture(params=["busybox", "debian", "podman-busybox"])
 def container(request: pytest.FixtureRequest, engine: docker.DockerClient,
               base_images: dict[str, str]) -> Iterator[docker.models.containers.Container]:
-    created = engine.containers.run(base_images[request.param], ["sleep", "3600"], detach=True,
+    """A sleeping container on the machine's engine, or on the podman service (its exec attach is its own code)."""
+    client, image = engine, request.param
+    if image.startswith("podman-"):
+        client, image = request.getfixturevalue("podman_client"), image.removeprefix("podman-")
+    created = client.containers.run(base_images[image], ["sleep", "3600"], detach=True,
                                     labels={"io.porttest.test": "session"})
     try:
         yield created
@@ -23,8 +27,8 @@ def container(request: pytest.FixtureRequest, engine: docker.DockerClient,
 
 
 @pytest.fixture
-def session(engine: docker.DockerClient, container: docker.models.containers.Container) -> Iterator[ShellSession]:
-    opened = ShellSession(engine.api, str(container.id), timeout=30)
+def session(container: docker.models.containers.Container) -> Iterator[ShellSession]:
+    opened = ShellSession(container.client.api, str(container.id), timeout=30)
     try:
         yield opened
     finally:
@@ -106,21 +110,23 @@ def test_each_user_gets_its_own_shell(session: ShellSession) -> None:
     assert set(session.shells) == {"65534", ""}
 
 
-def test_exec_mode_gives_the_same_results(engine: docker.DockerClient,
-                                          container: docker.models.containers.Container,
+def test_exec_mode_gives_the_same_results(container: docker.models.containers.Container,
                                           session: ShellSession) -> None:
-    exec_runner = ExecSession(engine.api, str(container.id))
+    exec_runner = ExecSession(container.client.api, str(container.id))
     for command in ("echo out; echo err >&2; exit 4", "printf 'a\\000b'", "cd /tmp; pwd", "cat; echo x"):
         assert exec_runner.run(command) == session.run(command), command
 
 
-def test_session_falls_back_to_exec_without_a_shell(engine: docker.DockerClient, base_images: dict[str, str]) -> None:
+@pytest.mark.parametrize("on", ["docker", "podman"])
+def test_session_falls_back_to_exec_without_a_shell(request: pytest.FixtureRequest, engine: docker.DockerClient,
+                                                    base_images: dict[str, str], on: str) -> None:
     # An image whose /bin/sh is missing: the session cannot start, exec mode says so.
-    created = engine.containers.run(base_images["busybox"], ["sleep", "3600"], detach=True,
+    client = request.getfixturevalue("podman_client") if on == "podman" else engine
+    created = client.containers.run(base_images["busybox"], ["sleep", "3600"], detach=True,
                                     labels={"io.porttest.test": "session"})
     try:
         created.exec_run(["rm", "/bin/sh"])
-        runner, note = open_runner(engine.api, str(created.id), "session")
+        runner, note = open_runner(client.api, str(created.id), "session")
         assert isinstance(runner, ExecSession)
         assert note and "using one exec per command" in note
     finally:

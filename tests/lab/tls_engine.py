@@ -176,17 +176,17 @@ class TLSEngine:
         self.stop()
 
 
-def _claim_slot(wanted: int | None) -> tuple[int, object]:
+def _claim_slot(wanted: int | None, lock_prefix: str = "slot", bridge_prefix: str = "ptlab") -> tuple[int, object]:
     """A lock file per slot keeps concurrent labs (two test sessions) off each other's bridge and subnet."""
     for slot in [wanted] if wanted is not None else range(0, 20):
-        handle = open(LAB_ROOT / f"slot{slot}.lock", "w")  # noqa: SIM115 - held for the engine's lifetime
+        handle = open(LAB_ROOT / f"{lock_prefix}{slot}.lock", "w")  # noqa: SIM115 - held for the engine's lifetime
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             handle.close()
             continue
         # A lab started by scripts/lab.py outlives its lock; its bridge still marks the slot as taken.
-        if Path(f"/sys/class/net/ptlab{slot}").exists():
+        if Path(f"/sys/class/net/{bridge_prefix}{slot}").exists():
             handle.close()
             continue
         return int(slot), handle  # type: ignore[arg-type]

@@ -173,14 +173,14 @@ def _repository(ref: str) -> str:
 def _image_id(engine: Engine, ref: str) -> str | None:
     try:
         return str(engine.client.api.inspect_image(ref)["Id"])
-    except docker.errors.ImageNotFound:
+    except docker.errors.NotFound:  # podman says "image not known": a plain NotFound
         return None
 
 
 def _holds(engine: Engine, image_id: str) -> bool:
     try:
         return str(engine.client.api.inspect_image(image_id)["Id"]) == image_id
-    except docker.errors.ImageNotFound:
+    except docker.errors.NotFound:  # podman says "image not known": a plain NotFound
         return False
 
 

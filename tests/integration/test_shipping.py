@@ -13,7 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.conftest import SLEEPER, porttest, write
+from tests.integration.conftest import SLEEPER, podman_client_for, porttest, write
+from tests.lab.podman_service import PodmanService
 from tests.lab.registry import Registry
 from tests.lab.tls_engine import TLSEngine
 
@@ -194,3 +195,43 @@ def test_verify_hooks_run_once_and_a_failing_hook_rejects_the_image_with_exit_5(
     no_digest = porttest("run", "matrix.yaml", cwd=tmp_path)
     assert no_digest.rc == 5, no_digest.explain()
     assert "{digest} has no value" in no_digest.results["image"]["verify"][0]["error"]  # type: ignore[index]
+
+
+def test_podman_pulls_by_digest_to_the_same_id_and_a_refused_pull_says_why(
+        tmp_path: Path, engine: docker.DockerClient, podman_service: PodmanService, registry: Registry,
+        base_images: dict[str, str], images: list[str]) -> None:
+    repo = f"{registry.address}/porttest-test/podman-{uuid.uuid4().hex[:8]}"
+    real_id = _build(engine, base_images["busybox"], "porttest-real", f"{repo}:1")
+    images += [f"{repo}:1", real_id]
+    digest = _push(engine, f"{repo}:1")
+    body = f"""\
+  local: {{run: {{command: {SLEEPER}}}}}
+  podman: {{engine: {{host: "{podman_service.host}"}}, ship: pull, run: {{command: {SLEEPER}}}}}
+"""
+    _matrix(tmp_path, f"{repo}:1", body)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    try:
+        assert ran.rc == 0, ran.explain()
+        podman = ran.results["environments"]["podman"]  # type: ignore[index]
+        assert podman["engine"]["kind"] == "podman"
+        assert podman["ship"]["mode"] == "pull" and podman["ship"]["digest"] == digest
+        assert podman["image_id"] == podman["ship"]["image_id"] == real_id
+        assert ran.outcomes("test_this_is_the_real_image") == {"local": "passed", "podman": "passed"}
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            podman_client_for(podman_service).images.remove(real_id, force=True)
+
+    # A registry the podman service does not list as insecure: podman refuses the plain-HTTP pull inside a 200
+    # stream (and answers a later inspect with 404); porttest reports the stream's reason.
+    with Registry() as other:
+        other_repo = f"{other.address}/porttest-test/refused"
+        engine.images.get(real_id).tag(other_repo, "1")
+        images.append(f"{other_repo}:1")
+        other_digest = _push(engine, f"{other_repo}:1")
+        _matrix(tmp_path, f"{other_repo}:1", body)
+        refused = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert refused.rc == 4, refused.explain()
+    podman = refused.results["environments"]["podman"]  # type: ignore[index]
+    assert podman["phase"] == "ship" and f"cannot pull {other_repo}@{other_digest}" in podman["error"]
+    assert "http" in podman["error"].lower() and "404" not in podman["error"], podman["error"]
+    assert "insecure" in podman["hint"] and "registries.conf" in podman["hint"]

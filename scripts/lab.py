@@ -37,17 +37,20 @@ def _tls_env(prefix: str, lab: TLSEngine) -> dict[str, str]:
             f"{prefix}_CERT": str(lab.certs.client_cert), f"{prefix}_KEY": str(lab.certs.client_key)}
 
 
-def _podman() -> Any:
-    from tests.lab.podman_service import PodmanService
+def _podman(values: dict[str, str]) -> Any:
+    from tests.lab.podman_service import DEFAULT_INSECURE_REGISTRIES, PodmanService
 
-    return PodmanService()
+    # Podman reads registries.conf once, at start: the lab's registry (started before it) is listed there.
+    registry = values.get("PORTTEST_REGISTRY")
+    return PodmanService(insecure_registries=(*DEFAULT_INSECURE_REGISTRIES, *([registry] if registry else [])))
 
 
-PARTS: dict[str, tuple[Callable[[], Any], Callable[[Any], dict[str, str]]]] = {
-    "cloud": (TLSEngine, lambda lab: _tls_env("PORTTEST_CLOUD", lab)),
-    "registry": (Registry, lambda lab: lab.env()),
-    "ssh": (Sshd, lambda lab: lab.env()),
-    "gvisor": (lambda: TLSEngine(daemon_config=GVISOR), lambda lab: _tls_env("PORTTEST_GVISOR", lab)),
+# In start order: the registry comes before podman, which must know its address.
+PARTS: dict[str, tuple[Callable[[dict[str, str]], Any], Callable[[Any], dict[str, str]]]] = {
+    "cloud": (lambda _: TLSEngine(), lambda lab: _tls_env("PORTTEST_CLOUD", lab)),
+    "registry": (lambda _: Registry(), lambda lab: lab.env()),
+    "ssh": (lambda _: Sshd(), lambda lab: lab.env()),
+    "gvisor": (lambda _: TLSEngine(daemon_config=GVISOR), lambda lab: _tls_env("PORTTEST_GVISOR", lab)),
     "podman": (_podman, lambda lab: lab.env()),
 }
 
@@ -60,11 +63,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.action == "stop":
         return stop(args.env_file)
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in PARTS]
+    asked = {p.strip() for p in args.parts.split(",") if p.strip()}
+    unknown = sorted(asked - set(PARTS))
     if unknown:
         parser.error(f"unknown part(s): {', '.join(unknown)}")
-    return start(parts, args.env_file)
+    return start([p for p in PARTS if p in asked], args.env_file)
 
 
 def start(parts: list[str], env_file: Path) -> int:
@@ -105,7 +108,7 @@ def _supervise(parts: list[str], answer_fd: int) -> None:
     try:
         for name in parts:
             make, env_of = PARTS[name]
-            lab = make()
+            lab = make(values)
             started.append(lab)
             lab.start()
             values.update(env_of(lab))

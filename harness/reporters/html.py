@@ -228,6 +228,10 @@ def _identity(result: RunResult) -> str:
            f'<tr><th>digest</th><td class="mono" id="image-digest">'
            f'{e(image.digest or "- (none: not pushed to a registry)")}</td></tr>',
            f'<tr><th>made of</th><td id="image-facts">{e(image_facts(image) or "-")}</td></tr>',
+           f'<tr><th>repo digests</th><td class="mono" id="image-repo-digests">'
+           f'{"<br>".join(e(d) for d in image.repo_digests) or "-"}</td></tr>',
+           f'<tr><th>layers</th><td class="mono" id="image-layers">'
+           f'{"<br>".join(e(layer) for layer in image.layers) or "-"}</td></tr>',
            *(f'<tr class="verify verify-{"passed" if c.passed else "failed"}"><th>verify {e(c.name)}</th>'
              f'<td class="mono">{"passed" if c.passed else "FAILED"}: {e(c.command)}</td></tr>' for c in image.verify),
            "</table>",

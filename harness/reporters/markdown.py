@@ -99,6 +99,11 @@ def _identity(result: RunResult) -> list[str]:
              f"- digest: {code(image.digest) if image.digest else '— (none: the image was not pushed to a registry)'}"]
     if image_facts(image):
         lines.append(f"- made of: {cell(image_facts(image))}")
+    if len(image.repo_digests) > 1 or (image.repo_digests and not image.digest):
+        lines.append("- repo digests: " + ", ".join(code(d) for d in image.repo_digests))
+    if image.layers:
+        lines += ["", "<details><summary>layers (diff IDs)</summary>", "",
+                  *(f"{i}. {code(layer)}" for i, layer in enumerate(image.layers, 1)), "", "</details>", ""]
     for check in image.verify:
         outcome = "✅ passed" if check.passed else "⛔ **failed** " + (
             f"(exit {check.exit_code})" if check.exit_code is not None else f"({cell(check.error or '')})")

@@ -467,3 +467,22 @@ def test_engine_image_and_ship_facts_read_as_one_line_each() -> None:
     assert ship_text(ShipRecord(mode="load", seconds=2.44, bytes=48_000_000)) == "load 48.0 MB in 2.4s"
     assert ship_text(ShipRecord(mode="present", seconds=0.3)) == "present"
     assert ship_text(None) == "-"
+
+
+def test_markdown_and_html_show_the_image_facts_and_verify_hooks() -> None:
+    from harness.results import VerifyRecord
+
+    image = ImageIdentity(ref="shop/api:1", id="sha256:" + "1" * 64, digest="sha256:" + "d" * 64,
+                          repo_digests=("r.example/shop/api@sha256:" + "d" * 64, "mirror/shop/api@sha256:" + "d" * 64),
+                          architecture="arm64", os="linux", size=2_000_000, layers=("sha256:" + "a" * 64,),
+                          verify=(VerifyRecord(name="trivy", command="trivy image shop/api:1", exit_code=0,
+                                               passed=True),))
+    env = EnvironmentResult(name="local", status="ok", image_id=image.id,
+                            engine={"kind": "podman", "version": "4.3.1", "cgroup_version": "2", "runtimes": ["crun"]})
+    result = assemble(image, {"local": env})
+    md = markdown.render(result)
+    assert "linux/arm64, 1 layer, 2.0 MB" in md and "sha256:" + "a" * 64 in md
+    assert "mirror/shop/api@" in md and "verify trivy: ✅ passed" in md and "podman 4.3.1" in md
+    page = html.render(result)
+    assert 'id="image-layers"' in page and "sha256:" + "a" * 64 in page and "mirror/shop/api@" in page
+    assert "verify-passed" in page and "cgroup v2" in page

@@ -41,9 +41,20 @@ class Shipper:
     image: ResolvedImage
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pushed: dict[str, Pushed | ImageError] = field(default_factory=dict)
+    _engine_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _engine_locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def ship(self, target: Engine, mode: str, push_to: str | None = None) -> ShipRecord:
-        """Make `target` hold exactly `image.id` the way `mode` asks; ImageError says why it cannot."""
+        """Make `target` hold exactly `image.id` the way `mode` asks; ImageError says why it cannot.
+
+        Environments on one engine ship one after the other, so that with `auto` the second finds the image there
+        instead of moving the same bytes again."""
+        with self._engine_locks_guard:
+            engine_lock = self._engine_locks.setdefault(target.endpoint, threading.Lock())
+        with engine_lock:
+            return self._ship(target, mode, push_to)
+
+    def _ship(self, target: Engine, mode: str, push_to: str | None) -> ShipRecord:
         started = time.monotonic()
         notes: list[str] = []
         try:

@@ -235,3 +235,17 @@ def test_podman_pulls_by_digest_to_the_same_id_and_a_refused_pull_says_why(
     assert podman["phase"] == "ship" and f"cannot pull {other_repo}@{other_digest}" in podman["error"]
     assert "http" in podman["error"].lower() and "404" not in podman["error"], podman["error"]
     assert "insecure" in podman["hint"] and "registries.conf" in podman["hint"]
+
+
+def test_two_environments_on_one_engine_move_the_image_once(
+        tmp_path: Path, engine: docker.DockerClient, tls_engine: TLSEngine, tls_client: docker.DockerClient,
+        base_images: dict[str, str], images: list[str]) -> None:
+    tag = f"porttest-test/once:{uuid.uuid4().hex[:8]}"
+    real_id = _build(engine, base_images["busybox"], "porttest-real", tag)
+    images += [tag, real_id]
+    cloud = f"{{engine: {_cloud(tls_engine)}, run: {{command: {SLEEPER}}}}}"
+    _matrix(tmp_path, tag, f"  cloud-a: {cloud}\n  cloud-b: {cloud}\n")
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 0, ran.explain()
+    ships = sorted((e["ship"]["mode"], e["ship"]["bytes"] > 0) for e in ran.results["environments"].values())  # type: ignore[index]
+    assert ships == [("load", True), ("present", False)]

@@ -97,6 +97,11 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
         try:
             checks = run_hooks(matrix.image.verify, {"ref": ref, "id": image.id, "digest": image.digest},
                                matrix.base_dir)
+        except Interrupted as early:
+            source.close()
+            envs = {name: _interrupted(name, early) for name in cells.names}
+            return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), interrupted=True,
+                                                     **extra), matrix.secret_values), early)
         except BaseException:
             source.close()
             raise
@@ -116,8 +121,9 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
     tracker = Tracker()
     try:
-        ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image), workdir=workdir,
-                         base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
+        ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
+                         workdir=workdir, base_dir=matrix.base_dir, tracker=tracker, on_progress=notify,
+                         keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx)
     finally:
         source.close()

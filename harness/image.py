@@ -27,9 +27,24 @@ class ResolvedImage:
     layers: tuple[str, ...]
 
     @property
+    def pull_ref(self) -> str | None:
+        """`repo@sha256:...` to pull the image by, preferring the repository that the ref names."""
+        if not self.repo_digests:
+            return None
+        wanted = repository(self.ref) if self.ref else None
+        return next((d for d in self.repo_digests if d.split("@", 1)[0] == wanted), self.repo_digests[0])
+
+    @property
     def digest(self) -> str | None:
         """The repo digest (sha256:...) when the image came from or went to a registry."""
-        return self.repo_digests[0].split("@", 1)[1] if self.repo_digests else None
+        ref = self.pull_ref
+        return ref.split("@", 1)[1] if ref else None
+
+
+def repository(ref: str) -> str:
+    """`host:5000/a/b:tag` -> `host:5000/a/b` (a colon after the last slash is a tag)."""
+    name = ref.split("@", 1)[0]
+    return name[: name.rfind(":")] if _has_tag(name) else name
 
 
 def _from_attrs(ref: str | None, attrs: dict[str, Any]) -> ResolvedImage:
@@ -69,23 +84,28 @@ def _inspect_or_pull(engine: Engine, spec: ImageSpec) -> dict[str, Any]:
     assert ref is not None
     try:
         return dict(engine.client.api.inspect_image(ref))
-    except docker.errors.ImageNotFound:
+    except docker.errors.NotFound:  # podman says "image not known": a plain NotFound
         pass
     missing = f"image {ref} is not on the local engine ({engine.endpoint})"
     if spec.ref is None or not _names_registry(spec.ref):
         raise ImageError(missing, hint=f"build or load it first (docker build -t {ref} ...), or give image.build")
     name, _, at = spec.ref.partition("@")
     repo, tag = name.rsplit(":", 1) if _has_tag(name) else (name, "latest")
-    # With a pin, pull the pinned content, never whatever the tag points at today.
-    tag = at or spec.digest or tag
-    try:
-        summary = read_stream(engine.client.api.pull(repo, tag=tag, stream=True, decode=True), "Downloading")
-    except docker.errors.APIError as exc:
-        summary = StreamSummary(error=short_reason(exc))
-    if summary.error:
-        raise ImageError(f"{missing}, and pulling it failed: {summary.error}",
-                         hint="build or load it locally, or check that the registry is reachable")
-    return dict(engine.client.api.inspect_image(f"{repo}@{tag}" if tag.startswith("sha256:") else spec.ref))
+    # With a pin, pull the pinned content, never whatever the tag points at today; a pin that is an image ID
+    # (config digest) cannot be pulled by, so the tag is pulled and the pin check decides.
+    tries = list(dict.fromkeys(t for t in (at, spec.digest, None if at else tag) if t))
+    summary = StreamSummary()
+    for candidate in tries:
+        try:
+            summary = read_stream(engine.client.api.pull(repo, tag=candidate, stream=True, decode=True),
+                                  "Downloading")
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            summary = StreamSummary(error=short_reason(exc))
+        if not summary.error:
+            pulled = f"{repo}@{candidate}" if candidate.startswith("sha256:") else f"{repo}:{candidate}"
+            return dict(engine.client.api.inspect_image(pulled))
+    raise ImageError(f"{missing}, and pulling it failed: {summary.error}",
+                     hint="build or load it locally, or check that the registry is reachable")
 
 
 def _names_registry(ref: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -27,6 +29,7 @@ class Pushed:
     digest: str
     seconds: float
     bytes: int
+    by_this_call: bool = True
 
     @property
     def ref(self) -> str:
@@ -39,20 +42,33 @@ class Shipper:
 
     source: Engine
     image: ResolvedImage
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    cancel: threading.Event = field(default_factory=threading.Event)
     _pushed: dict[str, Pushed | ImageError] = field(default_factory=dict)
-    _engine_locks: dict[str, threading.Lock] = field(default_factory=dict)
-    _engine_locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def ship(self, target: Engine, mode: str, push_to: str | None = None) -> ShipRecord:
         """Make `target` hold exactly `image.id` the way `mode` asks; ImageError says why it cannot.
 
         Environments on one engine ship one after the other, so that with `auto` the second finds the image there
         instead of moving the same bytes again."""
-        with self._engine_locks_guard:
-            engine_lock = self._engine_locks.setdefault(target.endpoint, threading.Lock())
-        with engine_lock:
+        with self._held("engine " + target.endpoint):
             return self._ship(target, mode, push_to)
+
+    @contextlib.contextmanager
+    def _held(self, key: str) -> Iterator[None]:
+        """A lock per key, given up on (ImageError 'cancelled') when the run is interrupted while waiting."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        while not lock.acquire(timeout=0.2):
+            if self.cancel.is_set():
+                raise ImageError("cancelled")
+        try:
+            if self.cancel.is_set():
+                raise ImageError("cancelled")
+            yield
+        finally:
+            lock.release()
 
     def _ship(self, target: Engine, mode: str, push_to: str | None) -> ShipRecord:
         started = time.monotonic()
@@ -70,7 +86,8 @@ class Shipper:
                 assert push_to is not None
                 pushed = self.push(push_to)
                 summary = self._pull(target, pushed.ref)
-                notes.append(f"pushed {pushed.ref} ({pushed.bytes / 1e6:.1f} MB in {pushed.seconds:.1f}s)")
+                notes.append(f"pushed {pushed.ref} ({pushed.bytes / 1e6:.1f} MB in {pushed.seconds:.1f}s)"
+                             if pushed.by_this_call else f"pulled {pushed.ref}, pushed once for this run")
                 return self._record(target, "registry", mode, started, summary.bytes, pushed.ref, notes)
             if mode in ("pull", "auto"):
                 ref = self.pull_ref()
@@ -95,26 +112,24 @@ class Shipper:
             raise ImageError(f"shipping the image to {target.endpoint} failed: {short_reason(exc)}") from None
 
     def pull_ref(self) -> str | None:
-        """`repo@sha256:...` to pull the image by, preferring the repository the matrix names."""
-        digests = self.image.repo_digests
-        if not digests:
-            return None
-        wanted = _repository(self.image.ref) if self.image.ref else None
-        return next((d for d in digests if d.split("@", 1)[0] == wanted), digests[0])
+        return self.image.pull_ref
 
     def push(self, repo: str) -> Pushed:
         """Push once per repository per run (the other environments wait for it and reuse its digest)."""
-        with self._lock:
+        with self._held("push " + repo):
             done = self._pushed.get(repo)
-            if done is None:
-                try:
-                    done = _push(self.source, self.image, repo)
-                except (docker.errors.DockerException, requests.RequestException) as exc:
-                    done = ImageError(f"pushing to {repo} failed: {short_reason(exc)}",
-                                      hint="is the registry running and reachable from the local engine?")
-                except ImageError as exc:
-                    done = exc
-                self._pushed[repo] = done
+            if done is not None:
+                if isinstance(done, ImageError):
+                    raise ImageError(done.message, hint=done.hint)
+                return dataclasses.replace(done, by_this_call=False)
+            try:
+                done = _push(self.source, self.image, repo)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                done = ImageError(f"pushing to {repo} failed: {short_reason(exc)}",
+                                  hint="is the registry running and reachable from the local engine?")
+            except ImageError as exc:
+                done = exc
+            self._pushed[repo] = done
         if isinstance(done, ImageError):
             raise ImageError(done.message, hint=done.hint)
         return done
@@ -122,9 +137,9 @@ class Shipper:
     def _pull(self, target: Engine, ref: str) -> StreamSummary:
         repo, digest = split_digest_ref(ref)
         try:
-            stream = target.client.api.pull(repo, tag=digest, stream=True, decode=True)
+            stream = target.client.api.pull(repo, tag=digest, stream=True, decode=True, auth_config=_auth_for(target))
             summary = read_stream(stream, "Downloading")
-        except docker.errors.APIError as exc:
+        except (docker.errors.DockerException, requests.RequestException) as exc:
             raise ImageError(f"engine {target.endpoint} cannot pull {ref}: {short_reason(exc)}",
                              hint=_pull_hint(target)) from None
         if summary.error:
@@ -173,12 +188,15 @@ def _push(source: Engine, image: ResolvedImage, repo: str) -> Pushed:
     return Pushed(repo, summary.digest, round(time.monotonic() - started, 3), summary.bytes)
 
 
-def _repository(ref: str) -> str:
-    """`host:5000/a/b:tag` -> `host:5000/a/b` (a colon after the last slash is a tag)."""
-    name = ref.split("@", 1)[0]
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    return name[:colon] if colon > slash else name
+def _auth_for(target: Engine) -> dict[str, str] | None:
+    """Registry credentials from the local docker config go only to engines over a verified channel (the local
+    socket, verified TLS, SSH); an empty auth keeps them from a plain-TCP or unverified-TLS engine."""
+    spec = target.spec
+    host = spec.host if spec is not None else None
+    if host is None or host.startswith(("unix://", "npipe://", "ssh://")):
+        return None
+    tls = spec.tls if spec is not None else None
+    return None if tls and tls.verify else {}
 
 
 def _image_id(engine: Engine, ref: str) -> str | None:

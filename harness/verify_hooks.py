@@ -72,15 +72,25 @@ def _run_one(hook: VerifyHook, index: int, values: dict[str, str | None], cwd: P
         output, _ = proc.communicate(timeout=hook.timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        output, _ = proc.communicate()
+        output = _drain(proc)
         return VerifyRecord(name=name, command=shown, exit_code=None, passed=False, seconds=_since(started),
                             output=_tail(output), error=f"did not finish within {hook.timeout:g}s")
-    except BaseException:
-        _kill_group(proc)  # Ctrl-C: the hook's whole process group goes with us
-        proc.wait()
-        raise
+    finally:
+        # Whatever the hook left running in its process group goes with it (and with Ctrl-C, the hook too).
+        _kill_group(proc)
+        if proc.returncode is None:
+            proc.wait()
     return VerifyRecord(name=name, command=shown, exit_code=proc.returncode, passed=proc.returncode == 0,
                         seconds=_since(started), output=_tail(output))
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> bytes:
+    """What the killed hook wrote; a descendant that left the group may still hold the pipe, so do not wait long."""
+    try:
+        output, _ = proc.communicate(timeout=5)
+        return output or b""
+    except subprocess.TimeoutExpired:
+        return b""
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

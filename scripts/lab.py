@@ -80,8 +80,12 @@ def start(parts: list[str], env_file: Path) -> int:
         _supervise(parts, write)
         os._exit(0)
     os.close(write)
-    with os.fdopen(read) as pipe:
-        answer = pipe.read()
+    try:
+        with os.fdopen(read) as pipe:
+            answer = pipe.read()
+    except BaseException:
+        os.kill(pid, signal.SIGTERM)  # Ctrl-C while starting: the supervisor stops what it has started
+        raise
     os.waitpid(pid, os.WNOHANG)
     try:
         values = json.loads(answer)
@@ -117,8 +121,12 @@ def _supervise(parts: list[str], answer_fd: int) -> None:
         os.close(answer_fd)
         _stop_all(started)
         return
-    os.write(answer_fd, json.dumps(values).encode())
-    os.close(answer_fd)
+    try:
+        os.write(answer_fd, json.dumps(values).encode())
+        os.close(answer_fd)
+    except OSError:  # `start` went away before hearing the answer: nobody knows about this lab, so stop it
+        _stop_all(started)
+        return
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     _stop_all(started)
 
@@ -136,11 +144,10 @@ def stop(env_file: Path) -> int:
     if not pid:
         print(f"{env_file} names no lab supervisor (PORTTEST_LAB_PID)", file=sys.stderr)
         return 1
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        print("the lab was not running")
+    if not _is_supervisor(pid):
+        print(f"the lab is not running (PID {pid} is not its supervisor)")
         return 0
+    os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and _running(pid):
         time.sleep(0.1)
@@ -149,6 +156,14 @@ def stop(env_file: Path) -> int:
         return 1
     print("lab stopped")
     return 0
+
+
+def _is_supervisor(pid: int) -> bool:
+    """Still our supervisor: running, and its command line is this script (a PID can be reused)."""
+    try:
+        return _running(pid) and b"lab.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _running(pid: int) -> bool:

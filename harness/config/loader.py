@@ -19,6 +19,7 @@ from harness.config.models import (
     ImageSpec,
     Matrix,
     RegistryPush,
+    ShipViaRegistry,
     SSHSpec,
     TLSSpec,
     VerifyHook,
@@ -36,7 +37,7 @@ _ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "engine": EngineSpec, "tls": TLSSpec, "ssh": SSHSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
-    "registry": RegistryPush, "verify": VerifyHook,
+    "registry": RegistryPush, "verify": VerifyHook, "ship": ShipViaRegistry,
 }
 
 _HINTS = {
@@ -280,6 +281,11 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
             issues.append(ConfigIssue("", "a profile must be a mapping of environment keys", None, profile.file, 1))
             continue
         issues.extend(profile.issues)
+        nul = [_issue(profile, path, "contains a NUL character", "remove the \\0 from the value")
+               for path in _nul_paths(profile.data)]
+        if nul:
+            issues.extend(nul)
+            continue
         profile_body = _resolve_env_paths(profile.data, profile_path.parent)
         _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
         nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
@@ -380,7 +386,7 @@ def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
         elif kind == "string_pattern_mismatch" and path[-2:] == ("engine", "host"):
             hint = "write unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://user@host"
         elif kind == "literal_error" and path and path[-1] == "ship":
-            if not isinstance(err.get("input"), str):
+            if isinstance(err.get("input"), dict):
                 continue  # the mapping form was meant; its own errors say what is wrong inside it
             message = "unknown ship mode"
             hint = "write auto, present, load, pull, or {registry: {push: REGISTRY/REPO}}"

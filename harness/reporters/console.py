@@ -40,8 +40,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
         verdict = "ok" if check.passed else ("FAILED" + (f" (exit {check.exit_code})" if check.exit_code is not None
                                                          else f": {check.error}"))
         console.print(Text(f"verify {check.name}: {verdict}  $ {check.command}", style="" if check.passed else "red"))
-        if not check.passed and check.output:
-            console.print(Text(_indented(check.output), style="dim"))
+        if check.output:
+            console.print(Text(_indented(check.output, lines=10 if not check.passed else 3), style="dim"))
     for warning in result.warnings:
         console.print(Text("warning: " + warning, style="yellow"))
     console.print(_environments(result))

@@ -19,7 +19,7 @@ from harness.facts import EXPLANATORY, flatten
 from harness.reporters.common import counts, engine_facts, image_facts, ship_text, short_id
 from harness.reporters.console import LABELS, VERDICT_TEXT
 from harness.reporters.markdown import fact_value
-from harness.results import RunResult, TestRecord, TestRow
+from harness.results import RunResult, TestRecord, TestRow, VerifyRecord
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
        "base-uri 'none'; form-action 'none'")
@@ -220,6 +220,12 @@ def _verdict(result: RunResult) -> str:
 _counts = counts
 
 
+def _verify_outcome(check: VerifyRecord) -> str:
+    if check.passed:
+        return "passed"
+    return f"FAILED (exit {check.exit_code})" if check.exit_code is not None else f"FAILED ({check.error})"
+
+
 def _identity(result: RunResult) -> str:
     image = result.image
     out = ['<section id="identity">', "<h2>Image</h2>", '<table class="kv">',
@@ -233,7 +239,8 @@ def _identity(result: RunResult) -> str:
            f'<tr><th>layers</th><td class="mono" id="image-layers">'
            f'{"<br>".join(e(layer) for layer in image.layers) or "-"}</td></tr>',
            *(f'<tr class="verify verify-{"passed" if c.passed else "failed"}"><th>verify {e(c.name)}</th>'
-             f'<td class="mono">{"passed" if c.passed else "FAILED"}: {e(c.command)}</td></tr>' for c in image.verify),
+             f'<td class="mono">{e(_verify_outcome(c))}: {e(c.command)}'
+             f'{f"<pre>{e(c.output)}</pre>" if c.output else ""}</td></tr>' for c in image.verify),
            "</table>",
            "<h2>Environments</h2>",
            '<table id="environments"><thead><tr><th>environment</th><th>status</th><th>engine</th><th>endpoint</th>'

@@ -108,6 +108,8 @@ def _identity(result: RunResult) -> list[str]:
         outcome = "✅ passed" if check.passed else "⛔ **failed** " + (
             f"(exit {check.exit_code})" if check.exit_code is not None else f"({cell(check.error or '')})")
         lines.append(f"- verify {cell(check.name)}: {outcome}: {code(check.command)}")
+        if check.output:
+            lines += ["", "  ```", *(f"  {line}" for line in check.output.splitlines()[-20:]), "  ```", ""]
     ids = {env.image_id for env in result.environments.values() if env.image_id}
     if image.id and ids and ids == {image.id}:
         lines.append("- every environment that ran used this very image (same image id)")

@@ -32,7 +32,7 @@ def test_unknown_ship_mode_names_the_choices_on_its_line(project: Path) -> None:
 
 
 def test_registry_push_must_be_a_repository_without_tag(project: Path) -> None:
-    path = matrix_file(project, "environments:\n  b: {ship: {registry: {push: '127.0.0.1:5000/Shop:1'}}}\n")
+    path = matrix_file(project, "environments:\n  b: {ship: {registry: {push: '127.0.0.1:5000/shop:1'}}}\n")
     issues = issues_of(path)
     issue = only(issues, "environments.b.ship.registry.push")
     assert issue.message.startswith("not a repository name") and "without tag" in (issue.hint or "")
@@ -59,3 +59,19 @@ def test_verify_hook_with_a_misspelt_key_is_located(project: Path) -> None:
     issues = issues_of(matrix_file(project, "environments: {local: {}}\n", head=head))
     issue = only(issues, "image.verify[0].cmd")
     assert issue.line == 5 and issue.hint == "did you mean `command`?"
+
+
+def test_a_misspelt_registry_key_and_a_number_get_the_ship_hints(project: Path) -> None:
+    path = matrix_file(project, "environments:\n  a: {ship: {registri: {push: '127.0.0.1:5000/a/b'}}}\n"
+                                "  b: {ship: 5}\n")
+    issues = issues_of(path)
+    assert only(issues, "environments.a.ship.registri").hint == "did you mean `registry`?"
+    number = only(issues, "environments.b.ship")
+    assert number.message.startswith("unknown ship mode") and "registry: {push:" in (number.hint or "")
+
+
+def test_a_nul_character_in_a_profile_is_located_in_the_profile(project: Path) -> None:
+    (project / "p.yaml").write_text('run: {hostname: "a\\0b"}\n')
+    issues = issues_of(matrix_file(project, "environments:\n  a: {extends: p.yaml}\n"))
+    issue = only(issues, "run.hostname")
+    assert issue.message == "contains a NUL character" and issue.file.endswith("p.yaml") and issue.line == 1

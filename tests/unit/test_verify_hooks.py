@@ -56,3 +56,20 @@ def test_a_missing_program_and_a_timeout_fail_with_a_reason(tmp_path: Path) -> N
     (slow,) = run_hooks([VerifyHook(command="sh -c 'sleep 30 & sleep 30'", timeout=0.5)], VALUES, tmp_path)
     assert time.monotonic() - began < 10
     assert not slow.passed and "did not finish within 0.5s" in (slow.error or "")
+
+
+def test_what_a_hook_leaves_running_in_its_group_is_stopped(tmp_path: Path) -> None:
+    (record,) = run_hooks([VerifyHook(command="sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > pid'")], VALUES, tmp_path)
+    assert record.passed
+    pid = int((tmp_path / "pid").read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,9 @@ def test_every_kind_of_engine_runs_the_baseline_and_gvisor_shows_its_kernel(
     assert down.returncode == 0, down.stderr
     assert not [f for f in folders if f.exists()], "the lab left its folders"
     assert not [pid for f in folders for pid in lab_processes(f)], "the lab left processes"
+    host, port = values["PORTTEST_REGISTRY"].split(":")
+    with socket.socket() as probe:
+        assert probe.connect_ex((host, int(port))) != 0, "the lab's registry still answers"
 
     res = ran.results
     assert res is not None, ran.explain()
@@ -53,6 +57,8 @@ def test_every_kind_of_engine_runs_the_baseline_and_gvisor_shows_its_kernel(
     assert envs["registry"]["ship"]["mode"] == envs["cloud"]["ship"]["mode"] == "registry"
     assert envs["registry"]["ship"]["pulled"] == envs["cloud"]["ship"]["pulled"]
     assert envs["cloud"]["ship"]["digest"] and envs["cloud"]["ship"]["bytes"] > 0
+    notes = sorted(note.split(" ", 1)[0] for name in ("registry", "cloud") for note in envs[name]["ship"]["notes"])
+    assert notes == ["pulled", "pushed"]
     assert envs["podman"]["engine"]["kind"] == "podman"
     assert envs["ssh"]["engine"]["endpoint"].startswith("ssh://")
     # gVisor's kernel is in the facts and explains the one test that differs there (statx, see the README).

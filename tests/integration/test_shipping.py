@@ -89,7 +89,10 @@ def test_registry_push_once_then_pull_by_digest_gives_identical_ids_and_digests(
     assert ships["cloud"]["image_id"] == real_id
     assert f"{repo}@{digest}" in tls_client.images.get(real_id).attrs["RepoDigests"]
     images.append(f"{repo}@{digest}")
-    # One push for the two environments: the registry holds the one tag porttest made.
+    # One push for the two environments: one says it pushed, the other that it pulled what was pushed once.
+    pushed = sorted(note.split(" ", 1)[0] for s in ships.values() for note in s["notes"])
+    assert pushed == ["pulled", "pushed"], ships
+    # The registry holds the one tag porttest made.
     name = repo.split("/", 1)[1]
     with urllib.request.urlopen(f"http://{registry.address}/v2/{name}/tags/list", timeout=5) as answer:
         assert json.load(answer)["tags"] == [f"porttest-{real_id[7:19]}"]

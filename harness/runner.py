@@ -28,6 +28,7 @@ from harness.image import ResolvedImage
 from harness.plan import Cell, Plan
 from harness.records import ChildRecords, ProgressCounter, read_records
 from harness.results import EnvironmentResult
+from harness.runtimes import check_runtime
 from harness.session import ExecSession
 from harness.shipping import Shipper
 
@@ -171,7 +172,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         enter("connect", env.engine.host or "local engine")
         engine = connect(env.engine)
         record["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
-        containers.check_runtime(engine.info, engine.endpoint, env.run.runtime)  # before shipping anything
+        check_runtime(engine.info, engine.endpoint, env.run.runtime)  # before shipping anything
         enter("ship", env.push_to or env.ship_mode)
         shipped = ctx.shipper.ship(engine, env.ship_mode, env.push_to)
         record["ship"] = shipped

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from harness.config.run_options import RunOptions
-from harness.container import check_runtime, platform_mismatch, refusal_hint, runtime_missing
 from harness.engines import EngineInfo
 from harness.errors import EXIT_ENVIRONMENT, ContainerError
 from harness.facts import describe, parse_facts, quoted_keys
 from harness.results import EnvironmentResult, TestRecord, line_up
+from harness.runtimes import check_runtime, platform_mismatch, refusal_hint, runtime_missing
 
 DOCKER_RUNTIMES = ("io.containerd.runc.v2", "io.containerd.runtime.v1.linux", "runc")
 ENDPOINT = "unix:///var/run/docker.sock"

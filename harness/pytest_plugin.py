@@ -52,8 +52,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("porttest_child", None)
     if path:
-        spec = ChildSpec.read(path)
-        config.pluginmanager.register(_Child(spec), "porttest-child")
+        from harness import child_fixtures
+
+        child = _Child(ChildSpec.read(path))
+        config.pluginmanager.register(child, "porttest-child")
+        child_fixtures.SPEC, child_fixtures.EMIT = child.spec, child._emit
+        config.pluginmanager.register(child_fixtures, "porttest-fixtures")
 
 
 class _Child:
@@ -67,34 +71,6 @@ class _Child:
     def _emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
-
-    @pytest.fixture(scope="session")
-    def environment(self) -> EnvironmentInfo:
-        s = self.spec
-        return EnvironmentInfo(s.environment, s.profile, s.image_id, s.container_id, s.container_name, s.run_id)
-
-    @pytest.fixture(scope="session")
-    def facts(self) -> FactRecorder:
-        return FactRecorder(self._emit)
-
-    @pytest.fixture(scope="session")
-    def host(self) -> Iterator[Any]:
-        import testinfra.host
-
-        from harness.backend import PorttestBackend
-        from harness.engines import reopen
-        from harness.session import open_runner
-
-        profile = self.spec.profile
-        command_timeout = float(profile.get("command_timeout") or 300.0)
-        client = reopen(self.spec.engine, timeout=command_timeout + 60.0)
-        runner, note = open_runner(client.api, self.spec.container_id,
-                                   str(profile.get("exec_mode") or "session"), timeout=command_timeout)
-        if note:
-            self._emit({"kind": "note", "text": note})
-        yield testinfra.host.Host(PorttestBackend(runner, self.spec.container_name, timeout=command_timeout))
-        runner.close()
-        client.close()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Iterator[None]:

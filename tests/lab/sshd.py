@@ -122,6 +122,9 @@ class Sshd:
             if alive(pid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5  # SIGKILL is delivered at once, but the process dies a moment later
+        while time.monotonic() < deadline and any(alive(pid) for pid in pids):
+            time.sleep(0.02)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def env(self) -> dict[str, str]:

@@ -174,7 +174,7 @@ def podman_client(podman_service: PodmanService, engine: docker.DockerClient,
 
 def _porttest_containers(client: docker.DockerClient) -> list[str]:
     try:
-        return [c.name for c in client.containers.list(
+        return [c["Names"][0].lstrip("/") for c in client.api.containers(
             all=True, filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})]
     except Exception:  # noqa: BLE001 - an engine a test killed on purpose has nothing left to check
         return []

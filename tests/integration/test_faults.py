@@ -34,7 +34,8 @@ def _tls_env(lab: TLSEngine, extra: str = "") -> str:
 
 def _labelled(client: docker.DockerClient, run_id: str | None = None) -> list[str]:
     flt = [f"{LABEL}={run_id}" if run_id else LABEL, f"{SESSION_LABEL}={SESSION_ID}"]
-    return [c.name for c in client.containers.list(all=True, filters={"label": flt})]
+    # The low-level list: the model list inspects each container and races with their removal (404).
+    return [c["Names"][0].lstrip("/") for c in client.api.containers(all=True, filters={"label": flt})]
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def fresh_image(engine: docker.DockerClient, base_images: dict[str, str],
 
 def _podman_containers(client: docker.DockerClient) -> list[str]:
     mine = {"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]}
-    return [c.name for c in client.containers.list(all=True, filters=mine)]
+    return [c["Names"][0].lstrip("/") for c in client.api.containers(all=True, filters=mine)]
 
 
 def test_baseline_suite_gives_parity_with_podman(tmp_path: Path, fresh_image: tuple[str, str],

@@ -56,9 +56,10 @@ class RunOutcome:
 def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
         keep_workdir: bool = False, build: bool = True) -> RunOutcome:
     """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
+    from harness.child_launcher import Launcher
     from harness.engines import connect
     from harness.image import resolve
-    from harness.runner import Progress, RunContext, Tracker, run_cells
+    from harness.runner import Progress, RunContext, Tracker, child_env, run_cells
     from harness.shipping import Shipper
 
     cells = make_plan(matrix, only)
@@ -120,12 +121,15 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
 
     workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
     tracker = Tracker()
+    launcher = Launcher(child_env(), workdir / "fork-server.log")
+    launcher.warm_up()
     try:
         ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
-                         workdir=workdir, base_dir=matrix.base_dir, tracker=tracker, on_progress=notify,
-                         keep_workdir=keep_workdir)
+                         launcher=launcher, workdir=workdir, base_dir=matrix.base_dir, tracker=tracker,
+                         on_progress=notify, keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx)
     finally:
+        launcher.close()
         source.close()
         if not keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)

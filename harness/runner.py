@@ -6,8 +6,6 @@ import contextlib
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ import docker.errors
 import requests
 
 from harness import container as containers
+from harness.child_launcher import Child, Launcher
 from harness.child_spec import ChildSpec
 from harness.engines import Engine, connect, handoff, short_reason
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
@@ -56,7 +55,7 @@ class Tracker:
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     containers: dict[str, tuple[Engine, str]] = field(default_factory=dict)
-    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     force: threading.Event = field(default_factory=threading.Event)
 
@@ -68,7 +67,7 @@ class Tracker:
         with self.lock:
             return self.containers.pop(env, None)
 
-    def add_child(self, env: str, proc: subprocess.Popen[bytes]) -> None:
+    def add_child(self, env: str, proc: Child) -> None:
         with self.lock:
             self.children[env] = proc
 
@@ -108,6 +107,7 @@ class RunContext:
     run_id: str
     image: ResolvedImage
     shipper: Shipper
+    launcher: Launcher
     workdir: Path
     base_dir: Path
     tracker: Tracker
@@ -230,7 +230,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     return result
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: Child) -> None:
     """Stop a pytest child and anything it started (it leads its own process group), by its PID."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -262,25 +262,22 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
         container_name=started.name, image_id=ctx.image.id,
         profile=env.model_dump(mode="json", exclude={"name"}), records=str(records), run_id=ctx.run_id,
     ).write(spec_path)
-    argv = [
-        sys.executable, "-m", "pytest", *map(str, cell.suites),
+    args = [
+        *map(str, cell.suites),
         "-p", "harness.pytest_plugin", "--porttest-child", str(spec_path),
         "-p", "no:testinfra", "-p", "no:cacheprovider",
         "--rootdir", str(ctx.base_dir), "-c", str(ini),
         "--continue-on-collection-errors", "-q", "--color=no", "-rN", "--tb=short",
     ]
     log_path = ctx.workdir / f"{env.name}.pytest.log"
-    with open(log_path, "wb") as out:
-        # A new session keeps the terminal's Ctrl-C away from the child; the parent stops it by PID.
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ctx.base_dir,
-                                start_new_session=True, env=_child_env())
-        ctx.tracker.add_child(env.name, proc)
-        try:
-            rc = _follow(proc, records, env.name, env.timeout, ctx)
-        finally:
-            _kill_group(proc)
-            proc.wait()
-            ctx.tracker.drop_child(env.name)
+    proc = ctx.launcher.start(args, ctx.base_dir, log_path)
+    ctx.tracker.add_child(env.name, proc)
+    try:
+        rc = _follow(proc, records, env.name, env.timeout, ctx)
+    finally:
+        _kill_group(proc)
+        proc.wait()
+        ctx.tracker.drop_child(env.name)
     reported = read_records(records)
     if ctx.tracker.cancel.is_set():
         raise ContainerError("cancelled during the suites")
@@ -293,7 +290,7 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
     return reported
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTEST_ADDOPTS", None)
     # pytest rewrites the asserts of every test module and plugin module on import (0.8 s for testinfra's modules
@@ -304,7 +301,7 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _follow(proc: subprocess.Popen[bytes], records: Path, env: str, timeout: float, ctx: RunContext) -> int:
+def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContext) -> int:
     """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
     deadline = time.monotonic() + timeout
     progress = ProgressCounter(records)

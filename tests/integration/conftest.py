@@ -195,6 +195,26 @@ def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     assert not leftovers, f"porttest containers left on the local engine: {leftovers}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_pytest_child_left_behind() -> Iterator[None]:
+    """Session-end check: no fork server or pytest child of this session's porttest runs is still alive."""
+    yield
+    marker = f"{SESSION_LABEL}={SESSION_ID}".encode()
+    left = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker in environ and (b"child_server.py" in cmdline or b"--porttest-child" in cmdline):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
+            left.append(f"{entry.name}: {shown}")
+    assert not left, f"porttest's pytest children outlived their runs: {left}"
+
+
 @dataclass
 class Ran:
     """A finished `porttest` CLI process and its results JSON (when one was written)."""

@@ -1,0 +1,98 @@
+"""A fork server for pytest children: imports pytest and the Docker SDK once, then forks one child per environment,
+so that three environments pay for those imports once. Run as a script (`python .../child_server.py`), never as
+part of the `harness` package: pytest rewrites the asserts of plugin packages (harness, testinfra) on import, so
+those must be imported by each child, after pytest has started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import sys
+from typing import Any
+
+if __name__ == "__main__":
+    sys.path.pop(0)  # the script's own folder (harness/) must not shadow top-level modules
+
+
+def _preload() -> None:
+    # What every child imports before its first test; CPU spent here is spent once per run, not once per child.
+    import docker
+    import pytest
+
+    del docker, pytest
+
+
+def _child(request: dict[str, Any]) -> None:
+    """In the fork: become what `python -m pytest ARGS` in `cwd` with `env` would be, run it, and exit with its code."""
+    code = 70
+    try:
+        # Signal dispositions stay as the server's own Python set them (SIGPIPE ignored, SIGINT raising
+        # KeyboardInterrupt), as a fresh `python -m pytest` would have them.
+        os.setsid()
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        sys.argv = [sys.executable, "-m", "pytest", *request["args"]]
+        sys.path.insert(0, request["cwd"])  # as `python -m pytest` would have it
+        import pytest
+
+        code = int(pytest.main(request["args"]))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the child's own crash ends up in its log and exit code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # exiting anyway
+                stream.flush()
+        os._exit(code)
+
+
+def serve() -> None:
+    """Read one JSON request per line on stdin; answer {"id", "pid"} at fork and {"id", "exit"} when it ends."""
+    _preload()
+    children: dict[int, Any] = {}
+    out = sys.stdout
+    print(json.dumps({"ready": os.getpid()}), file=out, flush=True)
+    stdin_open = True
+    buffer = b""
+    while stdin_open or children:
+        readable, _, _ = select.select([0] if stdin_open else [], [], [], 0.05)
+        if readable:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                stdin_open = False
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    _child(request)
+                children[pid] = request["id"]
+                print(json.dumps({"id": request["id"], "pid": pid}), file=out, flush=True)
+        while children:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            ident = children.pop(pid, None)
+            if ident is not None:
+                print(json.dumps({"id": ident, "exit": os.waitstatus_to_exitcode(status)}), file=out, flush=True)
+        if not stdin_open and not children:
+            break
+
+
+if __name__ == "__main__":
+    serve()

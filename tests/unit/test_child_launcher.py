@@ -1,0 +1,91 @@
+"""The fork server that starts pytest children: exit codes, logs, process groups, kill, fallback (no engine)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import child_launcher
+from harness.child_launcher import ForkedChild, Launcher
+
+
+def _suite(folder: Path, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test_it.py").write_text(body)
+    (folder / "pytest.ini").write_text("[pytest]\n")
+    return folder
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTEST_ADDOPTS", None)
+    return env
+
+
+@pytest.fixture
+def launcher(tmp_path: Path):  # type: ignore[no-untyped-def]
+    made = Launcher(_env(), tmp_path / "server.log")
+    yield made
+    server = made.server
+    made.close()
+    assert server is None or server.poll() is not None, "the fork server outlived close()"
+
+
+def test_a_forked_child_runs_pytest_in_its_folder_and_reports_its_exit_code(tmp_path: Path, launcher: Launcher) -> None:
+    folder = _suite(tmp_path / "s", "import os, sys\n\ndef test_a():\n    assert os.getcwd().endswith('s')\n"
+                                    "    assert sys.path[0] == os.getcwd()  # as `python -m pytest` has it\n\n"
+                                    "def test_b():\n    assert False, 'b fails'\n")
+    child = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"), "."], folder,
+                           tmp_path / "child.log")
+    assert isinstance(child, ForkedChild)
+    assert child.wait(60) == 1  # pytest: some tests failed
+    log = (tmp_path / "child.log").read_text()
+    assert "1 failed, 1 passed" in log and "b fails" in log
+    assert os.getpgid(os.getpid()) != child.pid  # it led a process group of its own (os.setsid)
+
+
+def test_children_run_at_once_and_each_is_stopped_by_its_group(tmp_path: Path, launcher: Launcher) -> None:
+    folder = _suite(tmp_path / "s", "import time\n\ndef test_slow():\n    time.sleep(60)\n")
+    args = ["-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"), "."]
+    children = [launcher.start(args, folder, tmp_path / f"c{i}.log") for i in range(2)]
+    time.sleep(1)
+    assert [c.poll() for c in children] == [None, None]
+    began = time.monotonic()
+    for child in children:
+        os.killpg(child.pid, signal.SIGKILL)
+    assert [c.wait(10) for c in children] == [-signal.SIGKILL, -signal.SIGKILL]
+    assert time.monotonic() - began < 10
+
+
+def test_without_the_server_children_are_plain_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(child_launcher, "SERVER", tmp_path / "missing.py")
+    launcher = Launcher(_env(), tmp_path / "server.log")
+    folder = _suite(tmp_path / "s", "def test_a():\n    pass\n")
+    child = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"), "."], folder,
+                           tmp_path / "child.log")
+    assert isinstance(child, subprocess.Popen) and launcher.broken
+    assert child.wait(60) == 0 and "1 passed" in (tmp_path / "child.log").read_text()
+
+
+def test_switched_off_by_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTTEST_FORK_SERVER", "0")
+    launcher = Launcher(_env(), tmp_path / "server.log")
+    folder = _suite(tmp_path / "s", "def test_a():\n    pass\n")
+    child = launcher.start(["-q", "-p", "no:cacheprovider", "."], folder, tmp_path / "child.log")
+    assert isinstance(child, subprocess.Popen) and launcher.server is None
+    assert child.wait(60) == 0
+
+
+def test_the_server_is_a_script_outside_the_package() -> None:
+    # pytest must import harness and testinfra itself (it rewrites plugin asserts), so the server never does.
+    code = ("import runpy, sys; sys.argv = ['x']; mods = runpy.run_path(sys.argv[1]); "
+            "mods['_preload'](); print(sorted(m for m in sys.modules if m.split('.')[0] in ('harness', 'testinfra')))")
+    out = subprocess.run([sys.executable, "-c", code.replace("sys.argv[1]", repr(str(child_launcher.SERVER)))],
+                         capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "[]"

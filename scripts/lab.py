@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.lab.process import alive
 from tests.lab.registry import Registry
 from tests.lab.sshd import Sshd
 from tests.lab.tls_engine import TLSEngine
@@ -149,9 +150,9 @@ def stop(env_file: Path) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and _running(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if _running(pid):
+    if alive(pid):
         print(f"the lab supervisor {pid} did not stop within 120 s", file=sys.stderr)
         return 1
     print("lab stopped")
@@ -161,18 +162,9 @@ def stop(env_file: Path) -> int:
 def _is_supervisor(pid: int) -> bool:
     """Still our supervisor: running, and its command line is this script (a PID can be reused)."""
     try:
-        return _running(pid) and b"lab.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return alive(pid) and b"lab.py" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (an exited supervisor waits for PID 1 to reap it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ import docker
 import pytest
 
 from tests.lab.podman_service import PODMAN, PodmanService
+from tests.lab.process import alive
 from tests.lab.registry import Registry
-from tests.lab.sshd import SSHD, Sshd, alive
+from tests.lab.sshd import SSHD, Sshd
 from tests.lab.tls_engine import TLSEngine, lab_processes
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from harness.config import EngineSpec
 from harness.engines import connect, short_reason
 from harness.errors import EXIT_ENVIRONMENT, EngineError
 from tests.integration.conftest import REPO, SLEEPER, porttest, write
-from tests.lab.sshd import Sshd, alive, keygen
+from tests.lab.process import alive
+from tests.lab.sshd import Sshd, keygen
 
 
 def _logins(lab: Sshd) -> int:

@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.lab.process import await_answer, spawn
 from tests.lab.tls_engine import LAB_ROOT, _claim_slot, _unmount_below
 
 PODMAN = shutil.which("podman")
@@ -139,21 +140,10 @@ default_network = "{self.bridge}"
         self._write_config()
         self._pick_storage()
         argv = [self.podman_bin, *self.global_args(), "system", "service", "--time=0", self.host]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.environ(),
-                                         start_new_session=True)
+        self.proc = spawn(argv, self.log, env=self.environ())
         (self.dir / "owner.pid").write_text(str(self.proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log.read_text()[-2000:]
-                self.stop()
-                raise RuntimeError(f"podman system service exited ({self.proc.returncode}):\n{log}")
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"podman did not answer within {timeout}s:\n{self.log.read_text()[-2000:]}")
+        await_answer("podman system service", self.proc, self.log, self._answers, self.stop, timeout)
+        return self
 
     def _answers(self) -> bool:
         try:

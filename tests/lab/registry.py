@@ -7,9 +7,9 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
+from tests.lab.process import await_answer, spawn
 from tests.lab.tls_engine import LAB_ROOT, free_port
 
 CONFIG = """\
@@ -41,20 +41,9 @@ class Registry:
             raise RuntimeError("docker-registry is not installed (apt-get install docker-registry)")
         config = self.dir / "config.yml"
         config.write_text(CONFIG.format(root=self.dir / "data", port=self.port))
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log.read_text()[-2000:]
-                self.stop()
-                raise RuntimeError(f"docker-registry exited ({self.proc.returncode}):\n{log}")
-            if self._answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"docker-registry did not answer within {timeout}s")
+        self.proc = spawn([binary, "serve", str(config)], self.log)
+        await_answer("docker-registry", self.proc, self.log, self._answers, self.stop, timeout)
+        return self
 
     def _answers(self) -> bool:
         try:

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.lab.process import alive, await_answer, spawn
 from tests.lab.tls_engine import LAB_ROOT, free_port
 
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by its absolute path
@@ -65,19 +66,9 @@ class Sshd:
         ]) + "\n")
         PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
         argv = [SSHD, "-D", "-e", "-f", str(self.config), "-p", str(self.port)]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log.read_text()[-2000:]
-                self.stop()
-                raise RuntimeError(f"sshd exited ({self.proc.returncode}):\n{log}")
-            if self._answers():
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"sshd did not answer within {timeout}s")
+        self.proc = spawn(argv, self.log)
+        await_answer("sshd", self.proc, self.log, self._answers, self.stop, timeout)
+        return self
 
     def _answers(self) -> bool:
         try:
@@ -154,12 +145,3 @@ def _parents() -> dict[int, int]:
             continue
         out[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
     return out
-
-
-def alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

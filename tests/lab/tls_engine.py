@@ -18,6 +18,8 @@ from pathlib import Path
 
 import trustme
 
+from tests.lab.process import await_answer, spawn
+
 LAB_ROOT = Path(os.environ.get("PORTTEST_LAB_ROOT", "/tmp/porttest-lab"))
 
 
@@ -94,20 +96,10 @@ class TLSEngine:
             "--containerd-namespace", f"porttest-lab{self.slot}",
             "--containerd-plugins-namespace", f"porttest-lab{self.slot}-plugins",
         ]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = spawn(argv, self.log)
         (self.dir / "owner.pid").write_text(str(self.proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                log = self.log.read_text()[-2000:]
-                self.stop()
-                raise RuntimeError(f"dockerd exited ({self.proc.returncode}):\n{log}")
-            if self._answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"dockerd did not answer within {timeout}s:\n{self.log.read_text()[-2000:]}")
+        await_answer("dockerd", self.proc, self.log, self._answers, self.stop, timeout)
+        return self
 
     def _answers(self) -> bool:
         ctx = ssl.create_default_context(cafile=str(self.certs.ca_cert))

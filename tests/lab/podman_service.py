@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.lab.process import await_answer, spawn
+from tests.lab.process import await_answer, spawn, terminate
 from tests.lab.tls_engine import LAB_ROOT, _claim_slot, _unmount_below
 
 PODMAN = shutil.which("podman")
@@ -182,13 +182,7 @@ default_network = "{self.bridge}"
         if self.proc is not None and self.proc.poll() is None:
             self.podman("rm", "--all", "--force", "--time", "0")
         killed = []
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 20)
         # Exec sessions keep a conmon for exit_command_delay seconds after they end.
         for pid in self.wait_for_leftovers(self.exit_command_delay + 5.0):
             with contextlib.suppress(ProcessLookupError):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.lab.process import await_answer, spawn
+from tests.lab.process import await_answer, spawn, terminate
 from tests.lab.tls_engine import LAB_ROOT, free_port
 
 CONFIG = """\
@@ -54,13 +53,7 @@ class Registry:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def env(self) -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import trustme
 
-from tests.lab.process import await_answer, spawn
+from tests.lab.process import await_answer, spawn, terminate
 
 LAB_ROOT = Path(os.environ.get("PORTTEST_LAB_ROOT", "/tmp/porttest-lab"))
 
@@ -130,13 +130,7 @@ class TLSEngine:
             (self.dir / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
             with contextlib.suppress(RuntimeError):
                 self.start()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, 20)
         subprocess.run(["ip", "link", "del", self.bridge], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         kill_leftovers(self.dir)
         _unmount_below(self.dir)

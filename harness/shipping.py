@@ -90,7 +90,7 @@ class Shipper:
                              if pushed.by_this_call else f"pulled {pushed.ref}, pushed once for this run")
                 return self._record(target, "registry", mode, started, summary.bytes, pushed.ref, notes)
             if mode in ("pull", "auto"):
-                ref = self.pull_ref()
+                ref = self.image.pull_ref
                 if ref is None and mode == "pull":
                     raise ImageError(
                         f"ship: pull needs the image's registry digest, and {self.image.ref or self.image.id[:19]} "
@@ -110,9 +110,6 @@ class Shipper:
             return self._record(target, "load", mode, started, moved, None, notes)
         except (docker.errors.DockerException, requests.RequestException) as exc:
             raise ImageError(f"shipping the image to {target.endpoint} failed: {short_reason(exc)}") from None
-
-    def pull_ref(self) -> str | None:
-        return self.image.pull_ref
 
     def push(self, repo: str) -> Pushed:
         """Push once per repository per run (the other environments wait for it and reuse its digest)."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from harness.engines import EngineInfo
 from harness.errors import ContainerError
+
+if TYPE_CHECKING:  # pure: the facts type only, not the Docker SDK behind it
+    from harness.engines import EngineInfo
 
 
 def check_runtime(info: EngineInfo, endpoint: str, runtime: str | None) -> None:

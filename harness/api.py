@@ -22,6 +22,7 @@ from harness.redact import redact_result
 from harness.results import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
 
 if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
+    from harness.child_launcher import Launcher
     from harness.image import ResolvedImage
     from harness.runner import OnProgress
 
@@ -56,15 +57,30 @@ class RunOutcome:
 def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
         keep_workdir: bool = False, build: bool = True) -> RunOutcome:
     """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
-    from harness.child_launcher import Launcher
-    from harness.engines import connect
-    from harness.image import resolve
-    from harness.runner import Progress, RunContext, Tracker, child_env, run_cells
-    from harness.shipping import Shipper
+    from harness.child_launcher import Launcher, child_env
 
     cells = make_plan(matrix, only)
-    notify: OnProgress = on_progress or (lambda _p: None)
     run_id = new_run_id()
+    workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
+    launcher = Launcher(child_env(), workdir / "fork-server.log")
+    # The pytest fork server imports pytest and the Docker SDK while this process imports its engine layers and
+    # resolves the image: on a busy machine, the second core would otherwise idle through that.
+    launcher.warm_up()
+    try:
+        return _run(matrix, cells, run_id, workdir, launcher, on_progress or (lambda _p: None), keep_workdir, build)
+    finally:
+        launcher.close()
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Launcher, notify: OnProgress,
+         keep_workdir: bool, build: bool) -> RunOutcome:
+    from harness.engines import connect
+    from harness.image import resolve
+    from harness.runner import Progress, RunContext, Tracker, run_cells
+    from harness.shipping import Shipper
+
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     began = time.monotonic()
     extra: dict[str, Any] = {"run_id": run_id, "porttest_version": __version__, "started_at": started_at,
@@ -119,20 +135,14 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
             return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), **extra),
                                             matrix.secret_values))
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
     tracker = Tracker()
-    launcher = Launcher(child_env(), workdir / "fork-server.log")
-    launcher.warm_up()
     try:
         ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
                          launcher=launcher, workdir=workdir, base_dir=matrix.base_dir, tracker=tracker,
                          on_progress=notify, keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx)
     finally:
-        launcher.close()
         source.close()
-        if not keep_workdir:
-            shutil.rmtree(workdir, ignore_errors=True)
     for name in cells.names:
         if name not in envs:
             envs[name] = _interrupted(name, signal_) if signal_ else EnvironmentResult(

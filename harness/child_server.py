@@ -57,17 +57,28 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def _watch(pid: int) -> int | None:
+    """A descriptor that becomes readable when `pid` exits (Linux 5.3+), so an exit is reported at once."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def serve() -> None:
     """Read one JSON request per line on stdin; answer {"id", "pid"} at fork and {"id", "exit"} when it ends."""
     _preload()
     children: dict[int, Any] = {}
+    watches: dict[int, int] = {}  # pidfd -> pid
     out = sys.stdout
     print(json.dumps({"ready": os.getpid()}), file=out, flush=True)
     stdin_open = True
     buffer = b""
     while stdin_open or children:
-        readable, _, _ = select.select([0] if stdin_open else [], [], [], 0.05)
-        if readable:
+        # Without a pidfd for every child, poll for exits every 50 ms instead of sleeping until one is readable.
+        timeout = None if len(watches) == len(children) else 0.05
+        readable, _, _ = select.select(([0] if stdin_open else []) + list(watches), [], [], timeout)
+        if 0 in readable:
             chunk = os.read(0, 65536)
             if not chunk:
                 stdin_open = False
@@ -77,9 +88,17 @@ def serve() -> None:
                 request = json.loads(line)
                 pid = os.fork()
                 if pid == 0:
+                    for watch in watches:  # the siblings' pidfds are the server's business
+                        os.close(watch)
                     _child(request)
                 children[pid] = request["id"]
+                pidfd = _watch(pid)
+                if pidfd is not None:
+                    watches[pidfd] = pid
                 print(json.dumps({"id": request["id"], "pid": pid}), file=out, flush=True)
+        for watch in [fd for fd in readable if fd in watches]:
+            os.close(watch)
+            del watches[watch]
         while children:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)

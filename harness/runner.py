@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -290,17 +291,6 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
     return reported
 
 
-def child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("PYTEST_ADDOPTS", None)
-    # pytest rewrites the asserts of every test module and plugin module on import (0.8 s for testinfra's modules
-    # per child here); a bytecode cache outside the user's folders lets it do that once, not once per environment.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    env.setdefault("PYTHONPYCACHEPREFIX", os.path.join(cache, "porttest", "pycache"))
-    return env
-
-
 def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContext) -> int:
     """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
     deadline = time.monotonic() + timeout
@@ -318,9 +308,11 @@ def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContex
             _kill_group(proc)
             raise SuiteError(f"the suites did not finish within {timeout:g}s",
                              hint="raise the environment's `timeout`, or look for a hanging command")
-        if ctx.tracker.cancel.wait(0.1):
+        if ctx.tracker.cancel.is_set():
             _kill_group(proc)
             return proc.wait()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.1)  # returns as soon as the child ends; a cancel is seen within 0.1 s
 
 
 def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, Any]:

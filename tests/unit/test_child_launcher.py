@@ -63,6 +63,29 @@ def test_children_run_at_once_and_each_is_stopped_by_its_group(tmp_path: Path, l
     assert time.monotonic() - began < 10
 
 
+def test_a_child_holds_none_of_the_descriptors_the_server_watches_its_siblings_with(tmp_path: Path,
+                                                                                   launcher: Launcher) -> None:
+    slow = _suite(tmp_path / "slow", "import time\n\ndef test_slow():\n    time.sleep(60)\n")
+    first = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(slow / "pytest.ini"), "."], slow,
+                           tmp_path / "slow.log")
+    probe = _suite(tmp_path / "probe", "import os\n\ndef test_fds():\n"
+                                      "    links = []\n"
+                                      "    for fd in os.listdir('/proc/self/fd'):\n"
+                                      "        try:\n"
+                                      "            links.append(os.readlink(f'/proc/self/fd/{fd}'))\n"
+                                      "        except FileNotFoundError:  # listdir's own descriptor\n"
+                                      "            pass\n"
+                                      "    assert links and not [link for link in links if 'pidfd' in link], links\n")
+    try:
+        second = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(probe / "pytest.ini"), "."], probe,
+                                tmp_path / "probe.log")
+        assert second.wait(60) == 0, (tmp_path / "probe.log").read_text()
+        assert first.poll() is None  # the sibling was alive (and watched) while the second child ran
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(10)
+
+
 def test_without_the_server_children_are_plain_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(child_launcher, "SERVER", tmp_path / "missing.py")
     launcher = Launcher(_env(), tmp_path / "server.log")

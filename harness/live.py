@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from harness.redact import redact_text
-from harness.runner import Progress
+
+if TYPE_CHECKING:  # the engine layers load only once the run starts
+    from harness.runner import Progress
 
 
 class LiveStatus:

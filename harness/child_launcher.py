@@ -76,6 +76,7 @@ class Launcher:
         self.lock = threading.Lock()
         self.server: subprocess.Popen[bytes] | None = None
         self.broken = os.environ.get("PORTTEST_FORK_SERVER", "1") == "0"
+        self.closed = False
         self.ids = itertools.count()
         self.waiting: dict[int, threading.Event] = {}
         self.started: dict[int, ForkedChild] = {}
@@ -86,7 +87,7 @@ class Launcher:
 
     def _ensure_server(self) -> None:
         with self.lock:
-            if not self.broken and self.server is None:
+            if not self.broken and not self.closed and self.server is None:
                 self._start_server()
 
     def start(self, args: list[str], cwd: Path, log: Path) -> Child:
@@ -116,7 +117,8 @@ class Launcher:
                 raise OSError("the fork server did not start")
         except (OSError, ValueError):
             self.broken = True
-            self.close()
+            server, self.server = self.server, None
+            _stop(server)
             return
         threading.Thread(target=self._read, args=(self.server.stdout,), name="porttest-forks", daemon=True).start()
 
@@ -151,13 +153,20 @@ class Launcher:
                     child._exited(-signal.SIGKILL)
 
     def close(self) -> None:
-        """Stop the server by its PID: it holds nothing but its imports (the runner has stopped its children)."""
-        server, self.server = self.server, None
-        if server is None:
-            return
-        server.kill()
-        server.wait()
-        with contextlib.suppress(OSError):
-            if server.stdin is not None:
-                server.stdin.close()
-        # Its stdout ends now; the reading thread sees the end and stops.
+        """Stop the server by its PID: it holds nothing but its imports (the runner has stopped its children).
+        A warm-up still starting the server is waited for, and none starts after this."""
+        with self.lock:
+            self.closed = True
+            server, self.server = self.server, None
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen[bytes] | None) -> None:
+    if server is None:
+        return
+    server.kill()
+    server.wait()
+    with contextlib.suppress(OSError):
+        if server.stdin is not None:
+            server.stdin.close()
+    # Its stdout ends now; the reading thread sees the end and stops.

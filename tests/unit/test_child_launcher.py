@@ -86,6 +86,31 @@ def test_a_child_holds_none_of_the_descriptors_the_server_watches_its_siblings_w
         first.wait(10)
 
 
+def _servers_of_this_process() -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"child_server.py" in cmdline:
+            found.append(int(pid))
+    return found
+
+
+def test_close_during_warm_up_leaves_no_server(tmp_path: Path) -> None:
+    # A run that fails early (a missing image) closes the launcher while its warm-up is still starting the server.
+    for attempt in range(3):
+        launcher = Launcher(_env(), tmp_path / f"server{attempt}.log")
+        launcher.warm_up()
+        launcher.close()
+    deadline = time.monotonic() + 10
+    while _servers_of_this_process() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _servers_of_this_process() == []
+
+
 def test_without_the_server_children_are_plain_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(child_launcher, "SERVER", tmp_path / "missing.py")
     launcher = Launcher(_env(), tmp_path / "server.log")

@@ -24,7 +24,7 @@ from harness.results import EnvironmentResult, ImageIdentity, RunResult, assembl
 if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
     from harness.child_launcher import Launcher
     from harness.image import ResolvedImage
-    from harness.runner import OnProgress
+    from harness.progress import OnProgress
 
 
 def validate(path: str | os.PathLike[str]) -> Matrix:
@@ -58,6 +58,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
         keep_workdir: bool = False, build: bool = True) -> RunOutcome:
     """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
     from harness.child_launcher import Launcher, child_env
+    from harness.progress import guarded
 
     cells = make_plan(matrix, only)
     run_id = new_run_id()
@@ -67,7 +68,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     # resolves the image: on a busy machine, the second core would otherwise idle through that.
     launcher.warm_up()
     try:
-        return _run(matrix, cells, run_id, workdir, launcher, on_progress or (lambda _p: None), keep_workdir, build)
+        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build)
     finally:
         launcher.close()
         if not keep_workdir:
@@ -78,7 +79,8 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
          keep_workdir: bool, build: bool) -> RunOutcome:
     from harness.engines import connect
     from harness.image import resolve
-    from harness.runner import Progress, RunContext, Tracker, run_cells
+    from harness.progress import Progress
+    from harness.runner import RunContext, Tracker, run_cells
     from harness.shipping import Shipper
 
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -97,7 +98,38 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
     parser.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
 
 
+def _print(*parts: object, file: Any = None, end: str = "\n") -> None:
+    """print() to a stream that may be a closed pipe (`| head`, a killed `tee`): that stream then goes to
+    /dev/null and the text is dropped, while the run goes on to its clean-up, its report files and its exit code."""
+    stream = file if file is not None else sys.stdout
+    try:
+        print(*parts, file=stream, end=end, flush=True)
+    except BrokenPipeError:
+        _to_devnull(stream)
+
+
+def _to_devnull(stream: Any) -> None:
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    finally:
+        for stream in (sys.stdout, sys.stderr):  # a closed pipe must not turn the exit code into Python's 120
+            try:
+                stream.flush()
+            except BrokenPipeError:
+                _to_devnull(stream)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -106,18 +138,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_COMMANDS[args.command](args))
     except PorttestError as exc:
-        print(f"porttest: error: {exc.message}", file=sys.stderr)
+        _print(f"porttest: error: {exc.message}", file=sys.stderr)
         if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
+            _print(f"  hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
     except Interrupted as exc:
-        print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
+        _print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
         return exc.exit_code
     except Exception:  # noqa: BLE001 - a bug: keep the traceback, never pass for a verdict code
         import traceback
 
-        traceback.print_exc()
-        print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
+        try:
+            traceback.print_exc()
+        except BrokenPipeError:
+            _to_devnull(sys.stderr)
+        _print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL
 
 
@@ -130,8 +165,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     matrix = api.validate(args.matrix)
     for warning in matrix.warnings():
-        print(f"porttest: warning: {warning}", file=sys.stderr)
-    print(f"{args.matrix}: ok ({len(matrix.environments)} environments: {', '.join(matrix.environments)}; "
+        _print(f"porttest: warning: {warning}", file=sys.stderr)
+    _print(f"{args.matrix}: ok ({len(matrix.environments)} environments: {', '.join(matrix.environments)}; "
           f"{len(matrix.suites)} suite paths)")
     return 0
 
@@ -142,12 +177,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     plan = api.plan(api.validate(args.matrix), args.env)
     cells = [c.describe() for c in plan.cells]
     if args.format == "github":
-        print(json.dumps({"include": cells}))
+        _print(json.dumps({"include": cells}))
     elif args.format == "json":
-        print(json.dumps(cells, indent=2))
+        _print(json.dumps(cells, indent=2))
     else:
         for cell in cells:
-            print(f"{cell['environment']}: engine {cell['engine']}, ship {cell['ship']}, runs-on {cell['runs-on']}")
+            _print(f"{cell['environment']}: engine {cell['engine']}, ship {cell['ship']}, runs-on {cell['runs-on']}")
     return 0
 
 
@@ -155,11 +190,11 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     if args.results:
         from harness.results import results_schema
 
-        print(json.dumps(results_schema(), indent=2))
+        _print(json.dumps(results_schema(), indent=2))
         return 0
     from harness.config.schema import matrix_schema
 
-    print(json.dumps(matrix_schema(), indent=2))
+    _print(json.dumps(matrix_schema(), indent=2))
     return 0
 
 
@@ -176,7 +211,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     result = api.compare(args.results, allow_different_image=args.allow_different_image)
     for warning in result.warnings:
-        print(f"porttest: warning: {warning}", file=sys.stderr)
+        _print(f"porttest: warning: {warning}", file=sys.stderr)
     _emit(result, args)
     return result.exit_code
 
@@ -219,12 +254,12 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
         except OSError as exc:
             raise UsageError(f"cannot write --{flag} {target}: {exc.strerror or exc}",
                              hint="check that the folder exists and is writable") from None
-    print(console.render(result, color=_color(args), width=_width()), end="")
+    _print(console.render(result, color=_color(args), width=_width()), end="")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from harness.reporters import github
 
         for line in github.annotations(result):
-            print(line)
+            _print(line)
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -232,13 +267,13 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
     matrix = api.validate(args.matrix)
     def warn(message: str) -> None:
-        print(f"porttest: warning: {message}", file=sys.stderr)
+        _print(f"porttest: warning: {message}", file=sys.stderr)
 
     found = api.clean(matrix, dry_run=args.dry_run, on_error=warn, older_than=args.older_than)
     verb = "would remove" if args.dry_run else "removed"
     for item in found:
-        print(f"{verb} {item.name} ({item.id}) on {item.environment} [{item.engine}], run {item.run_id}")
-    print(f"{len(found)} container(s) {verb}")
+        _print(f"{verb} {item.name} ({item.id}) on {item.environment} [{item.engine}], run {item.run_id}")
+    _print(f"{len(found)} container(s) {verb}")
     return 0
 
 
@@ -276,7 +311,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     matrix = api.validate(args.matrix)
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
-        print(f"porttest: warning: {warning}", file=sys.stderr)
+        _print(f"porttest: warning: {warning}", file=sys.stderr)
     with _Signals() as signals:
         try:
             with LiveStatus(names, secrets=matrix.secret_values) as live:
@@ -284,14 +319,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                   build=not args.no_build)
         except Interrupted as exc:
             # Only when the signal lands outside the environments' run (their clean-up had already finished).
-            print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
+            _print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
             return exc.exit_code
         # Reports are written with the handlers still in place: a late Ctrl-C must not cut the JSON short.
         signals.count = max(signals.count, 1)
         _emit(outcome.result, args)
         if outcome.forced:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError):
+                    stream.flush()
             os._exit(outcome.exit_code)  # do not join environment threads still blocked in engine calls
     return outcome.exit_code
 

@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 from harness.redact import redact_text
 
 if TYPE_CHECKING:  # the engine layers load only once the run starts
-    from harness.runner import Progress
+    from harness.progress import Progress
 
 
 class LiveStatus:
@@ -26,6 +26,7 @@ class LiveStatus:
         self.lock = threading.Lock()
         self.tty = self.stream.isatty() if color is None else color
         self._live: Any = None
+        self.gone = False  # the stream was closed under us (`| head`, a killed `tee`): progress is dropped
 
     def __enter__(self) -> LiveStatus:
         if self.tty:
@@ -38,21 +39,29 @@ class LiveStatus:
 
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
-            self._live.update(self._table())
-            self._live.__exit__(None, None, None)
+            try:
+                self._live.update(self._table())
+                self._live.__exit__(None, None, None)
+            except OSError:
+                self.gone = True
 
     def __call__(self, event: Progress) -> None:
         detail = redact_text(event.detail, self.secrets) if self.secrets else event.detail
         with self.lock:
             previous = self.state.get(event.environment, ("", ""))[0]
             self.state[event.environment] = (event.phase, detail)
-            if self._live is not None:
-                self._live.update(self._table())
-            elif event.phase != previous or event.phase in ("done", "error"):
-                detail = f" {detail.splitlines()[0]}" if detail else ""
-                elapsed = time.monotonic() - self.began.get(event.environment, time.monotonic())
-                self.stream.write(f"porttest: [{event.environment}] {event.phase}{detail} ({elapsed:.1f}s)\n")
-                self.stream.flush()
+            if self.gone:
+                return
+            try:
+                if self._live is not None:
+                    self._live.update(self._table())
+                elif event.phase != previous or event.phase in ("done", "error"):
+                    detail = f" {detail.splitlines()[0]}" if detail else ""
+                    elapsed = time.monotonic() - self.began.get(event.environment, time.monotonic())
+                    self.stream.write(f"porttest: [{event.environment}] {event.phase}{detail} ({elapsed:.1f}s)\n")
+                    self.stream.flush()
+            except OSError:
+                self.gone = True
 
     def _table(self) -> Any:
         from rich.table import Table

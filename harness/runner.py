@@ -9,7 +9,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from harness.errors import ContainerError, Interrupted, PorttestError, SuiteErro
 from harness.facts import PROBE, parse_facts
 from harness.image import ResolvedImage
 from harness.plan import Cell, Plan
+from harness.progress import OnProgress, Progress
 from harness.records import ChildRecords, ProgressCounter, read_records
 from harness.results import EnvironmentResult
 from harness.runtimes import check_runtime
@@ -38,16 +38,6 @@ PHASES = ("connect", "ship", "start", "ready", "tests", "teardown")
 CHILD_LOG_TAIL = 30
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A phase change (or test count) in one environment, for live display."""
-
-    environment: str
-    phase: str
-    detail: str = ""
-
-
-OnProgress = Callable[[Progress], None]
 
 
 @dataclass

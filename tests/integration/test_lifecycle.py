@@ -185,3 +185,38 @@ def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Pat
     assert results["environments"]["only"]["status"] == "error"
     assert "interrupted" in results["environments"]["only"]["error"]
     assert b"Traceback" not in err
+
+
+def test_a_closed_output_pipe_costs_neither_the_clean_up_nor_the_verdict(tmp_path: Path, engine: docker.DockerClient,
+                                                                        base_images: dict[str, str]) -> None:
+    # `porttest run ... | head`, or a CI log reader that died: progress and the console report have nowhere to go.
+    suite = '''
+        import time
+
+        def test_quick(host):
+            assert host.run("true").rc == 0
+
+        def test_slow(host):
+            time.sleep(2)
+            assert host.run("true").rc == 0
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 60
+    running: list[docker.models.containers.Container] = []
+    while time.monotonic() < deadline and not running:
+        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
+                   if c.labels.get("io.porttest.environment") == "only"]
+        time.sleep(0.1)
+    assert running, "the run never started its container"
+    run_id = running[0].labels[LABEL]
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0  # parity, as if the output had been read
+    assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["verdict"] == "parity"
+    assert [t["outcome"] for t in results["environments"]["only"]["tests"]] == ["passed", "passed"]

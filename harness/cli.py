@@ -24,7 +24,7 @@ EXIT_CODES_HELP = """exit codes:
   4  an environment could not be set up or was lost (engine, image, container)
   5  rejected: an image.verify hook failed (nothing ran)
   70  internal error: a porttest bug (the traceback is printed)
-  130/143  interrupted by SIGINT/SIGTERM (containers are removed first)
+  129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM (containers are removed first)
 """
 
 
@@ -99,12 +99,12 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
 
 
 def _print(*parts: object, file: Any = None, end: str = "\n") -> None:
-    """print() to a stream that may be a closed pipe (`| head`, a killed `tee`): that stream then goes to
+    """print() to a stream that may be gone (`| head`, a killed `tee`, a closed terminal): that stream then goes to
     /dev/null and the text is dropped, while the run goes on to its clean-up, its report files and its exit code."""
     stream = file if file is not None else sys.stdout
     try:
         print(*parts, file=stream, end=end, flush=True)
-    except BrokenPipeError:
+    except OSError:  # EPIPE from a closed pipe, EIO from a terminal that hung up
         _to_devnull(stream)
 
 
@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for stream in (sys.stdout, sys.stderr):  # a closed pipe must not turn the exit code into Python's 120
             try:
                 stream.flush()
-            except BrokenPipeError:
+            except OSError:
                 _to_devnull(stream)
 
 
@@ -150,7 +150,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
         try:
             traceback.print_exc()
-        except BrokenPipeError:
+        except OSError:
             _to_devnull(sys.stderr)
         _print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL
@@ -278,14 +278,16 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 class _Signals:
-    """First SIGINT/SIGTERM raises Interrupted in the main thread (teardown runs); a second one forces exit."""
+    """First SIGINT/SIGTERM/SIGHUP raises Interrupted in the main thread (teardown runs); a second one forces exit.
+    SIGHUP is a closed terminal or a dropped ssh session: without a handler it would end porttest before its
+    containers are removed."""
 
     def __init__(self) -> None:
         self.count = 0
         self.saved: dict[int, Any] = {}
 
     def __enter__(self) -> _Signals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self.saved[sig] = signal.signal(sig, self._handle)
         return self
 

@@ -12,6 +12,7 @@ EXIT_DIVERGED = 3
 EXIT_ENVIRONMENT = 4
 EXIT_REJECTED = 5
 EXIT_INTERNAL = 70
+EXIT_HANGUP = 129
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -108,9 +109,9 @@ class ResultsError(PorttestError):
 
 
 class Interrupted(BaseException):
-    """Raised in the main thread on SIGINT/SIGTERM so that teardown runs; not an Exception on purpose."""
+    """Raised in the main thread on SIGINT/SIGTERM/SIGHUP so that teardown runs; not an Exception on purpose."""
 
     def __init__(self, signal_name: str = "SIGINT") -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
-        self.exit_code = EXIT_TERMINATED if signal_name == "SIGTERM" else EXIT_INTERRUPTED
+        self.exit_code = {"SIGTERM": EXIT_TERMINATED, "SIGHUP": EXIT_HANGUP}.get(signal_name, EXIT_INTERRUPTED)

@@ -150,7 +150,7 @@ def test_clean_removes_only_porttest_containers(tmp_path: Path, engine: docker.D
             leftover.remove(force=True)
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Path, engine: docker.DockerClient,
                                                                    base_images: dict[str, str],
                                                                    sig: signal.Signals, code: int) -> None:

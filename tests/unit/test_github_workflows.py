@@ -186,7 +186,7 @@ POLICY = [
     ("failure", "0", False), ("failure", "1", True), ("failure", "3", True), ("failure", "4", True),
     ("failure", "2", True),
     ("never", "0", False), ("never", "1", False), ("never", "3", False), ("never", "4", False), ("never", "2", True),
-    ("never", "143", True),
+    ("never", "143", True), ("never", "129", True),
 ]
 
 

@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/run.py --quick    # fewer repetitions
 
 Anchors: testinfra's own docker:// backend (per check, and a 300-check suite on an already running container); the
-slowest environment run alone (matrix wall time); the process's RSS before shipping (peak RSS while shipping).
+slowest environment run alone (matrix wall time; with the machine's busy CPU-seconds during the matrix, from
+/proc/stat, and the least wall time those allow on this machine's cores); the process's RSS before shipping (peak RSS
+while shipping).
 Each timed `porttest run` follows one untimed run of the same suite (pytest's assertion-rewrite cache is warm, as on
 any second run; the first run of a new suite pays about 1-2 s more here).
 Writes benchmarks/results/latest.json and prints a Markdown table.
@@ -193,17 +195,13 @@ def parallel(folder: Path, workload: str, repeat: int = 5) -> dict[str, Any]:
     slowest = max(alone.values())
     cores = os.cpu_count() or 1
     matrix_cpu = statistics.median(run.cpu for run in matrix_runs)
-    # Inside the matrix run: the slowest environment's own duration (connect to teardown) as the run reported it.
-    inside = statistics.median(max(env["duration"] for env in run.results["environments"].values())
-                               for run in matrix_runs)
     return {"workload": workload, "repeats": repeat, "alone_s": {k: round(v, 2) for k, v in alone.items()},
             "matrix_s": round(together, 2), "matrix_runs_s": [round(run.wall, 2) for run in matrix_runs],
             "ratio_to_slowest": round(together / slowest, 3),
             "alone_cpu_s": {k: round(statistics.median(run.cpu for run in runs[k]), 2) for k in envs},
             "matrix_cpu_s": round(matrix_cpu, 2), "cores": cores,
             # However well the three overlap, the machine cannot finish matrix_cpu_s of work in less than this.
-            "cpu_floor_ratio": round(matrix_cpu / cores / slowest, 3),
-            "slowest_inside_matrix_s": round(inside, 2)}
+            "cpu_floor_ratio": round(matrix_cpu / cores / slowest, 3)}
 
 
 def cold_start(repeat: int) -> dict[str, Any]:

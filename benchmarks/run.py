@@ -118,8 +118,8 @@ def machine_cpu_s() -> float:
     """CPU-seconds the whole machine has been busy since boot (every process, the engine's included)."""
     with open("/proc/stat", encoding="ascii") as stat:
         ticks = [int(field) for field in stat.readline().split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]  # idle, iowait; steal (ticks[7]) is another guest's, not counted
+    return (sum(ticks[:7]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def parallel(folder: Path, workload: str, repeat: int = 5) -> dict[str, Any]:
     matrix_runs = runs["matrix"]
     together = statistics.median(run.wall for run in matrix_runs)
     slowest = max(alone.values())
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     matrix_cpu = statistics.median(run.cpu for run in matrix_runs)
     return {"workload": workload, "repeats": repeat, "alone_s": {k: round(v, 2) for k, v in alone.items()},
             "matrix_s": round(together, 2), "matrix_runs_s": [round(run.wall, 2) for run in matrix_runs],

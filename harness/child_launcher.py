@@ -6,14 +6,17 @@ import contextlib
 import itertools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 SERVER = Path(__file__).with_name("child_server.py")
+READY_SECONDS = 30.0  # the server's imports take well under a second; past this, children are plain processes
 
 
 def child_env() -> dict[str, str]:
@@ -112,6 +115,7 @@ class Launcher:
                                                stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                                                env=self.env)
             assert self.server.stdout is not None
+            self._await_ready(self.server.stdout)
             ready = json.loads(self.server.stdout.readline() or b"{}")
             if "ready" not in ready:
                 raise OSError("the fork server did not start")
@@ -121,6 +125,15 @@ class Launcher:
             _stop(server)
             return
         threading.Thread(target=self._read, args=(self.server.stdout,), name="porttest-forks", daemon=True).start()
+
+    def _await_ready(self, stream: IO[bytes]) -> None:
+        """Wait for the server's first line, but not past READY_SECONDS and not once the launcher is closed."""
+        deadline = time.monotonic() + READY_SECONDS
+        while not select.select([stream], [], [], 0.1)[0]:
+            if self.closed:
+                raise OSError("the launcher was closed")
+            if time.monotonic() > deadline:
+                raise OSError(f"the fork server did not answer within {READY_SECONDS:g}s")
 
     def _fork(self, server: subprocess.Popen[bytes], args: list[str], cwd: Path, log: Path) -> ForkedChild:
         ident = next(self.ids)
@@ -147,6 +160,7 @@ class Launcher:
                     self.waiting.pop(ident).set()
                 elif "exit" in message:
                     self.started[ident]._exited(int(message["exit"]))
+        stream.close()
         with self.lock:  # the server is gone: children it could not report on count as killed
             for child in self.started.values():
                 if child.returncode is None:
@@ -154,9 +168,9 @@ class Launcher:
 
     def close(self) -> None:
         """Stop the server by its PID: it holds nothing but its imports (the runner has stopped its children).
-        A warm-up still starting the server is waited for, and none starts after this."""
+        A warm-up still starting the server gives up within 0.1 s, and none starts after this."""
+        self.closed = True
         with self.lock:
-            self.closed = True
             server, self.server = self.server, None
         _stop(server)
 

@@ -98,10 +98,16 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
     parser.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
 
 
-def _print(*parts: object, file: Any = None, end: str = "\n") -> None:
-    """print() to a stream that may be gone (`| head`, a killed `tee`, a closed terminal): that stream then goes to
-    /dev/null and the text is dropped, while the run goes on to its clean-up, its report files and its exit code."""
-    stream = file if file is not None else sys.stdout
+_STDOUT = object()
+
+
+def _print(*parts: object, file: Any = _STDOUT, end: str = "\n") -> None:
+    """print() to a stream that may be gone (`| head`, a killed `tee`, a closed terminal, or closed from the start
+    and so None): that stream then goes to /dev/null and the text is dropped, while the run goes on to its clean-up,
+    its report files and its exit code."""
+    stream = sys.stdout if file is _STDOUT else file
+    if stream is None:
+        return
     try:
         print(*parts, file=stream, end=end, flush=True)
     except OSError:  # EPIPE from a closed pipe, EIO from a terminal that hung up
@@ -124,8 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for stream in (sys.stdout, sys.stderr):  # a closed pipe must not turn the exit code into Python's 120
             try:
-                stream.flush()
-            except OSError:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
                 _to_devnull(stream)
 
 
@@ -149,7 +156,8 @@ def _main(argv: Sequence[str] | None) -> int:
         import traceback
 
         try:
-            traceback.print_exc()
+            if sys.stderr is not None:
+                traceback.print_exc()
         except OSError:
             _to_devnull(sys.stderr)
         _print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
@@ -157,7 +165,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _color(args: argparse.Namespace) -> bool:
-    return sys.stdout.isatty() and not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
+    tty = sys.stdout is not None and sys.stdout.isatty()
+    return tty and not getattr(args, "no_color", False) and not os.environ.get("NO_COLOR")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -278,9 +287,10 @@ def _cmd_clean(args: argparse.Namespace) -> int:
 
 
 class _Signals:
-    """First SIGINT/SIGTERM/SIGHUP raises Interrupted in the main thread (teardown runs); a second one forces exit.
-    SIGHUP is a closed terminal or a dropped ssh session: without a handler it would end porttest before its
-    containers are removed."""
+    """First SIGINT/SIGTERM/SIGHUP raises Interrupted in the main thread (teardown runs); a second SIGINT/SIGTERM
+    forces exit. SIGHUP is a closed terminal or a dropped ssh session: without a handler it would end porttest before
+    its containers are removed; a hang-up often comes twice (the shell's, then the kernel's), so only the first
+    counts. A signal the caller ignores (`nohup`, a background job's SIGINT) stays ignored."""
 
     def __init__(self) -> None:
         self.count = 0
@@ -288,7 +298,8 @@ class _Signals:
 
     def __enter__(self) -> _Signals:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            self.saved[sig] = signal.signal(sig, self._handle)
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                self.saved[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -296,6 +307,8 @@ class _Signals:
             signal.signal(sig, handler)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.count and signum == signal.SIGHUP:
+            return
         self.count += 1
         if self.count == 1:
             raise Interrupted(signal.Signals(signum).name)
@@ -303,7 +316,8 @@ class _Signals:
         from harness.runner import force_quit
 
         force_quit()
-        os.write(2, b"porttest: second signal: removing containers and exiting without waiting\n")
+        with contextlib.suppress(OSError):  # stderr may be a closed pipe or a terminal that hung up
+            os.write(2, b"porttest: second signal: removing containers and exiting without waiting\n")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -19,14 +19,15 @@ class LiveStatus:
     def __init__(self, names: tuple[str, ...], stream: IO[str] | None = None, color: bool | None = None,
                  secrets: frozenset[str] = frozenset()) -> None:
         self.secrets = secrets
-        self.stream = stream or sys.stderr
+        self.stream: Any = stream or sys.stderr  # None when porttest was started with stderr closed
         self.names = names
         self.state: dict[str, tuple[str, str]] = {n: ("waiting", "") for n in names}
         self.began = {n: time.monotonic() for n in names}
         self.lock = threading.Lock()
-        self.tty = self.stream.isatty() if color is None else color
+        # Closed from the start, or under us (`| head`, a killed `tee`): progress is dropped.
+        self.gone = self.stream is None
+        self.tty = not self.gone and (self.stream.isatty() if color is None else color)
         self._live: Any = None
-        self.gone = False  # the stream was closed under us (`| head`, a killed `tee`): progress is dropped
 
     def __enter__(self) -> LiveStatus:
         if self.tty:

@@ -150,6 +150,41 @@ def test_clean_removes_only_porttest_containers(tmp_path: Path, engine: docker.D
             leftover.remove(force=True)
 
 
+def _default_signals() -> None:
+    # As from a terminal: a session started under nohup, or as a background job, would hand porttest SIGHUP or
+    # SIGINT ignored, and porttest keeps ignored what its caller ignores.
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def test_an_ignored_hangup_stays_ignored(tmp_path: Path, engine: docker.DockerClient,
+                                         base_images: dict[str, str]) -> None:
+    suite = '''
+        import time
+
+        def test_slow(host):
+            time.sleep(3)
+            assert host.run("true").rc == 0
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as under nohup
+    deadline = time.monotonic() + 60
+    running: list[docker.models.containers.Container] = []
+    while time.monotonic() < deadline and not running:
+        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
+                   if c.labels.get("io.porttest.environment") == "only"]
+        time.sleep(0.1)
+    assert running, "the run never started its container"
+    time.sleep(1.0)  # into the suites
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, (out, err)  # the run went on to its verdict
+    assert json.loads((tmp_path / "r.json").read_text())["interrupted"] is False
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Path, engine: docker.DockerClient,
                                                                    base_images: dict[str, str],
@@ -166,7 +201,7 @@ def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Pat
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_default_signals)
     deadline = time.monotonic() + 60
     running: list[docker.models.containers.Container] = []
     while time.monotonic() < deadline and not running:

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import sys
 from typing import Any
 
@@ -65,13 +66,26 @@ def _watch(pid: int) -> int | None:
         return None
 
 
+def _say(message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):  # porttest is gone: nobody to tell
+        print(json.dumps(message), file=sys.stdout, flush=True)
+
+
+def _stop_all(children: dict[int, Any]) -> None:
+    """porttest closed our stdin with children still running: it died (SIGKILL, OOM), so nobody will read their
+    results; stop each child's process group rather than let the suites run on against its containers."""
+    for pid in children:
+        for kill in (os.killpg, os.kill):  # a child not yet in its own session has no group to kill
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(pid, signal.SIGKILL)
+
+
 def serve() -> None:
     """Read one JSON request per line on stdin; answer {"id", "pid"} at fork and {"id", "exit"} when it ends."""
     _preload()
     children: dict[int, Any] = {}
     watches: dict[int, int] = {}  # pidfd -> pid
-    out = sys.stdout
-    print(json.dumps({"ready": os.getpid()}), file=out, flush=True)
+    _say({"ready": os.getpid()})
     stdin_open = True
     buffer = b""
     while stdin_open or children:
@@ -82,6 +96,7 @@ def serve() -> None:
             chunk = os.read(0, 65536)
             if not chunk:
                 stdin_open = False
+                _stop_all(children)
             buffer += chunk
             while b"\n" in buffer:
                 line, buffer = buffer.split(b"\n", 1)
@@ -95,7 +110,7 @@ def serve() -> None:
                 pidfd = _watch(pid)
                 if pidfd is not None:
                     watches[pidfd] = pid
-                print(json.dumps({"id": request["id"], "pid": pid}), file=out, flush=True)
+                _say({"id": request["id"], "pid": pid})
         for watch in [fd for fd in readable if fd in watches]:
             os.close(watch)
             del watches[watch]
@@ -108,7 +123,7 @@ def serve() -> None:
                 break
             ident = children.pop(pid, None)
             if ident is not None:
-                print(json.dumps({"id": ident, "exit": os.waitstatus_to_exitcode(status)}), file=out, flush=True)
+                _say({"id": ident, "exit": os.waitstatus_to_exitcode(status)})
         if not stdin_open and not children:
             break
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import docker
@@ -255,3 +256,48 @@ def test_a_closed_output_pipe_costs_neither_the_clean_up_nor_the_verdict(tmp_pat
     results = json.loads((tmp_path / "r.json").read_text())
     assert results["verdict"] == "parity"
     assert [t["outcome"] for t in results["environments"]["only"]["tests"]] == ["passed", "passed"]
+
+
+def _processes_marked(mark: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if f"PORTTEST_TEST_MARK={mark}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                found.append(int(pid))
+    return found
+
+
+def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_container(
+        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str]) -> None:
+    # SIGKILL (or the OOM killer) gives porttest no chance to clean up: its fork server and pytest children must
+    # still end on their own, and `porttest clean` sweeps the container by its label.
+    suite = '''
+        import time
+
+        def test_slow(host):
+            time.sleep(60)
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    mark = uuid.uuid4().hex
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PORTTEST_TEST_MARK": mark})
+    deadline = time.monotonic() + 60
+    running: list[docker.models.containers.Container] = []
+    while time.monotonic() < deadline and not running:
+        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
+                   if c.labels.get("io.porttest.environment") == "only"]
+        time.sleep(0.1)
+    assert running, "the run never started its container"
+    run_id = running[0].labels[LABEL]
+    time.sleep(2.0)  # into the suites: the fork server and a pytest child are running
+    assert len(_processes_marked(mark)) >= 3  # porttest, its fork server, the pytest child
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while _processes_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_marked(mark) == []
+    done = porttest("clean", "matrix.yaml", cwd=tmp_path)
+    assert done.rc == 0 and "1 container(s) removed" in done.stdout, done.explain()
+    assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})

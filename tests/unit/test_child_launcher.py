@@ -111,6 +111,21 @@ def test_close_during_warm_up_leaves_no_server(tmp_path: Path) -> None:
     assert _servers_of_this_process() == []
 
 
+def test_children_are_stopped_when_porttest_goes_away(tmp_path: Path, launcher: Launcher) -> None:
+    # porttest killed outright (SIGKILL, the OOM killer) closes the server's stdin with a child still running.
+    folder = _suite(tmp_path / "s", "import time\n\ndef test_slow():\n    time.sleep(60)\n")
+    child = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"), "."], folder,
+                           tmp_path / "child.log")
+    time.sleep(1)
+    assert child.poll() is None
+    assert launcher.server is not None and launcher.server.stdin is not None
+    launcher.server.stdin.close()
+    assert child.wait(30) == -signal.SIGKILL
+    assert launcher.server.wait(30) == 0  # and the server ends, having nobody left to serve
+    with pytest.raises(ProcessLookupError):
+        os.kill(child.pid, 0)
+
+
 def test_without_the_server_children_are_plain_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(child_launcher, "SERVER", tmp_path / "missing.py")
     launcher = Launcher(_env(), tmp_path / "server.log")

@@ -121,6 +121,10 @@ class _Child:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         for rec in self.pending.values():
+            # Never reached its teardown: the session ended inside it (pytest.exit, a KeyboardInterrupt).
+            if rec["outcome"] == "passed":
+                rec["outcome"] = "error"
+                rec["message"] = "the pytest session ended inside this test (pytest.exit?) before it finished"
             self._emit(rec)
         self.out.close()
 

@@ -222,10 +222,12 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
 
 
 def _kill_group(proc: Child) -> None:
-    """Stop a pytest child and anything it started (it leads its own process group), by its PID."""
+    """Stop a pytest child and anything it started (it leads its own process group), by its PID. The group outlives
+    a child that has ended while processes its tests started in the background still run, so it is killed either
+    way; Linux does not hand the group's ID to another process while any of its members lives."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
 
@@ -277,7 +279,16 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
                          hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
                          "run with --keep-workdir to keep the whole pytest log")
     if not reported.tests:
-        raise SuiteError("the suites collected no tests", hint="check the suite paths and file names (test_*.py)")
+        raise SuiteError("the suites collected no tests" if not reported.collected else
+                         f"the suites ended before their first test finished (pytest exit code {rc})",
+                         hint="check the suite paths and file names (test_*.py)" if not reported.collected else
+                         "a test or conftest called pytest.exit() or os._exit(), or pytest crashed")
+    finished = sum(1 for test in reported.tests if "::" in test.id)  # collection errors name a module, not a test
+    if reported.collected is not None and finished < reported.collected:
+        raise SuiteError(f"the suites ended early: {finished} of {reported.collected} collected tests finished "
+                         f"(pytest exit code {rc})",
+                         hint="a test or conftest called pytest.exit() or os._exit(), or pytest crashed; "
+                              "--keep-workdir keeps the pytest log")
     return reported
 
 

@@ -301,3 +301,55 @@ def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_contai
     done = porttest("clean", "matrix.yaml", cwd=tmp_path)
     assert done.rc == 0 and "1 container(s) removed" in done.stdout, done.explain()
     assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
+
+
+@pytest.mark.parametrize("ending", ["pytest.exit('stop', returncode=0)", "os._exit(0)"])
+def test_a_suite_that_ends_early_is_an_environment_error_not_a_pass(tmp_path: Path, base_images: dict[str, str],
+                                                                     ending: str) -> None:
+    suite = f'''
+        import os
+
+        import pytest
+
+        def test_1(host):
+            assert host.run("true").rc == 0
+
+        def test_2(host):
+            {ending}
+
+        def test_3(host):
+            assert False, "never run"
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    assert ran.results is not None
+    only = ran.results["environments"]["only"]
+    assert only["status"] == "error" and "ended early" in only["error"] and "of 3 collected" in only["error"]
+    assert "PARITY" not in ran.stdout
+
+
+def test_processes_a_test_leaves_behind_on_this_machine_end_with_the_run(tmp_path: Path,
+                                                                          base_images: dict[str, str]) -> None:
+    suite = '''
+        import os
+        import subprocess
+        import time
+
+        def test_starts_a_helper(host):
+            subprocess.Popen(["sleep", "1001"])
+            assert host.run("true").rc == 0
+
+        def test_forks(host):
+            if os.fork() == 0:
+                time.sleep(1001)
+                os._exit(0)
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    mark = uuid.uuid4().hex
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path, env={"PORTTEST_TEST_MARK": mark})
+    assert ran.rc == 0, ran.explain()
+    deadline = time.monotonic() + 10
+    while _processes_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_marked(mark) == []

@@ -99,6 +99,39 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
 
 
 _STDOUT = object()
+# The loaded matrix's secret values: everything the CLI prints or logs is masked with them.
+_SECRETS: set[str] = set()
+
+
+def _load(path: str) -> Any:
+    """Read the matrix (api.validate) and mask its secrets in all output from here on."""
+    import logging
+
+    from harness import api
+
+    matrix = api.validate(path)
+    if matrix.secret_values and not _SECRETS:
+        logging.getLogger("porttest").addFilter(_mask_record)
+    _SECRETS.update(matrix.secret_values)
+    return matrix
+
+
+def _masked(text: str) -> str:
+    if not _SECRETS:
+        return text
+    from harness.redact import redact_text
+
+    return redact_text(text, _SECRETS)
+
+
+def _mask_record(record: Any) -> bool:
+    """A logging filter: the message and any traceback are rendered now, masked."""
+    import logging
+
+    record.msg, record.args = _masked(record.getMessage()), None
+    if record.exc_info:
+        record.exc_text = _masked(logging.Formatter().formatException(record.exc_info))
+    return True
 
 
 def _print(*parts: object, file: Any = _STDOUT, end: str = "\n") -> None:
@@ -109,7 +142,7 @@ def _print(*parts: object, file: Any = _STDOUT, end: str = "\n") -> None:
     if stream is None:
         return
     try:
-        print(*parts, file=stream, end=end, flush=True)
+        print(_masked(" ".join(map(str, parts))), file=stream, end=end, flush=True)
     except OSError:  # EPIPE from a closed pipe, EIO from a terminal that hung up
         _to_devnull(stream)
 
@@ -170,9 +203,8 @@ def _color(args: argparse.Namespace) -> bool:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from harness import api
 
-    matrix = api.validate(args.matrix)
+    matrix = _load(args.matrix)
     for warning in matrix.warnings():
         _print(f"porttest: warning: {warning}", file=sys.stderr)
     _print(f"{args.matrix}: ok ({len(matrix.environments)} environments: {', '.join(matrix.environments)}; "
@@ -183,7 +215,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from harness import api
 
-    plan = api.plan(api.validate(args.matrix), args.env)
+    plan = api.plan(_load(args.matrix), args.env)
     cells = [c.describe() for c in plan.cells]
     if args.format == "github":
         _print(json.dumps({"include": cells}))
@@ -274,7 +306,7 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from harness import api
 
-    matrix = api.validate(args.matrix)
+    matrix = _load(args.matrix)
     def warn(message: str) -> None:
         _print(f"porttest: warning: {message}", file=sys.stderr)
 
@@ -324,7 +356,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness import api
     from harness.live import LiveStatus
 
-    matrix = api.validate(args.matrix)
+    matrix = _load(args.matrix)
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
         _print(f"porttest: warning: {warning}", file=sys.stderr)

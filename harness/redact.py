@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -10,26 +11,59 @@ from harness.results import RunResult
 MASK = "***"
 
 
+# In a test's failure text pytest shows values its own way: repr() escapes backslashes and quotes, long values are
+# cut in the middle ('postgres://u...2222@db/x') and diffs show them in pieces. There, every run of this many
+# characters that is part of a secret is masked too.
+FRAGMENT = 8
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret as written, and as repr() and JSON would write it."""
+    return {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1]}
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
     # Longest first, so that a secret containing another is masked whole.
-    for value in sorted(secrets, key=len, reverse=True):
-        if value:
-            text = text.replace(value, MASK)
+    for value in sorted({form for secret in secrets if secret for form in _forms(secret)}, key=len, reverse=True):
+        text = text.replace(value, MASK)
     return text
 
 
+def redact_fragments(text: str, secrets: Iterable[str]) -> str:
+    """redact_text, then every run of FRAGMENT or more characters that is also part of a secret."""
+    text = redact_text(text, secrets)
+    pieces = {form[i:i + FRAGMENT] for secret in secrets for form in _forms(secret)
+              for i in range(len(form) - FRAGMENT + 1)}
+    if not pieces or len(text) < FRAGMENT:
+        return text
+    hidden = [False] * len(text)
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i:i + FRAGMENT] in pieces:
+            hidden[i:i + FRAGMENT] = [True] * FRAGMENT
+    out: list[str] = []
+    for i, char in enumerate(text):
+        if not hidden[i]:
+            out.append(char)
+        elif i == 0 or not hidden[i - 1]:
+            out.append(MASK)
+    return "".join(out)
+
+
+# Free text from the tests themselves, where pytest reformats values (see FRAGMENT).
+_TEST_TEXT = frozenset({"message", "detail", "messages", "explanation"})
 # Fields whose values are fixed vocabulary (schema name, verdict, status, outcomes): masking a secret that happens to
 # be an ordinary word ("passed", "test") there would break the result, and they cannot hold a secret anyway.
 _FIXED = frozenset({"schema", "verdict", "status", "outcome", "outcomes", "phase", "mode"})
 
 
-def _walk(value: Any, secrets: list[str]) -> Any:
+def _walk(value: Any, secrets: list[str], test_text: bool = False) -> Any:
     if isinstance(value, str):
-        return redact_text(value, secrets)
+        return redact_fragments(value, secrets) if test_text else redact_text(value, secrets)
     if isinstance(value, dict):
-        return {k: (v if k in _FIXED else _walk(v, secrets)) for k, v in value.items()}
+        return {k: (v if k in _FIXED else _walk(v, secrets, test_text or k in _TEST_TEXT))
+                for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_walk(v, secrets) for v in value]
+        return [_walk(v, secrets, test_text) for v in value]
     return value
 
 

@@ -109,3 +109,19 @@ def test_durations() -> None:
     assert _duration("90s") == 90 and _duration("30m") == 1800 and _duration("2h") == 7200 and _duration("1d") == 86400
     with pytest.raises(argparse.ArgumentTypeError):
         _duration("soon")
+
+
+def test_secrets_are_masked_in_the_forms_pytest_shows_them() -> None:
+    backslashed, url, long_one = "pw\\CCCC3333", "postgres://u:pw-BBBB2222@db/x", "L" * 5 + "0123456789abcdef" * 200
+    messages = {
+        "a": "AssertionError: assert 'pw\\\\CCCC3333' == 'x'",  # repr() doubles the backslash
+        "b": "assert 'postgres://u...BBBB2222@db/x' == 'x'",  # saferepr cuts the middle
+        "c": f"E  - {long_one[:592]}",  # a diff shows a long value in pieces
+    }
+    result = assemble(IMAGE, {env: _env(env, ("t/test_postgres.py::test_db", "failed", text))
+                              for env, text in messages.items()})
+    masked = redact_result(result, {backslashed, url, long_one})
+    shown = masked.tests[0].messages
+    assert "CCCC3333" not in shown["a"] and "BBBB2222" not in shown["b"] and "0123456789" not in shown["c"]
+    assert shown["a"].startswith("AssertionError: assert '***'")
+    assert masked.tests[0].id == "t/test_postgres.py::test_db"  # ids are masked only where a whole secret appears

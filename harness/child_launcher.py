@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 SERVER = Path(__file__).with_name("child_server.py")
+# A plain child ends as a forked one does: when pytest.main returns, not when a thread a test left running does.
+RUN_ONCE = ("import os, sys, pytest\ncode = int(pytest.main(sys.argv[1:]))\n"
+            "sys.stdout.flush()\nsys.stderr.flush()\nos._exit(code)\n")
 READY_SECONDS = 30.0  # the server's imports take well under a second; past this, children are plain processes
 
 
@@ -105,7 +108,7 @@ class Launcher:
                 self.broken = True
         with open(log, "ab") as out:
             # A new session keeps the terminal's Ctrl-C away from the child; the parent stops it by PID.
-            return subprocess.Popen([sys.executable, "-m", "pytest", *args], stdout=out, stderr=subprocess.STDOUT,
+            return subprocess.Popen([sys.executable, "-c", RUN_ONCE, *args], stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True, env=self.env)
 
     def _start_server(self) -> None:

@@ -152,3 +152,18 @@ def test_the_server_is_a_script_outside_the_package() -> None:
     out = subprocess.run([sys.executable, "-c", code.replace("sys.argv[1]", repr(str(child_launcher.SERVER)))],
                          capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("server", ["1", "0"])
+def test_a_thread_a_test_leaves_running_does_not_hold_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 server: str) -> None:
+    monkeypatch.setenv("PORTTEST_FORK_SERVER", server)
+    launcher = Launcher(_env(), tmp_path / "server.log")
+    folder = _suite(tmp_path / "s", "import threading, time\n\ndef test_a():\n"
+                                    "    threading.Thread(target=time.sleep, args=(600,)).start()\n")
+    try:
+        child = launcher.start(["-q", "-p", "no:cacheprovider", "-c", str(folder / "pytest.ini"), "."], folder,
+                               tmp_path / "child.log")
+        assert child.wait(60) == 0, (tmp_path / "child.log").read_text()
+    finally:
+        launcher.close()

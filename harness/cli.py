@@ -19,7 +19,7 @@ from harness.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PorttestError
 EXIT_CODES_HELP = """exit codes:
   0  parity: every test passed in every environment
   1  failed: the suites failed, the same way everywhere
-  2  usage or configuration error (nothing ran)
+  2  usage or configuration error (nothing ran), or a report file could not be written
   3  diverged: some test's outcome differs between environments
   4  an environment could not be set up or was lost (engine, image, container)
   5  rejected: an image.verify hook failed (nothing ran)
@@ -178,9 +178,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(_COMMANDS[args.command](args))
     except PorttestError as exc:
-        _print(f"porttest: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            _print(f"  hint: {exc.hint}", file=sys.stderr)
+        _say_error(exc)
         return exc.exit_code
     except Interrupted as exc:
         _print(f"porttest: interrupted by {exc.signal_name}", file=sys.stderr)
@@ -195,6 +193,12 @@ def _main(argv: Sequence[str] | None) -> int:
             _to_devnull(sys.stderr)
         _print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _say_error(exc: PorttestError) -> None:
+    _print(f"porttest: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        _print(f"  hint: {exc.hint}", file=sys.stderr)
 
 
 def _color(args: argparse.Namespace) -> bool:
@@ -287,20 +291,44 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
         from harness.reporters import html
 
         renderers["html"] = html.render
-    for flag, render in renderers.items():
+    failed: list[str] = []
+    for flag, render in renderers.items():  # one report that cannot be written never costs the others
         target: Path = getattr(args, flag)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(render(result), encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write --{flag} {target}: {exc.strerror or exc}",
-                             hint="check that the folder exists and is writable") from None
+            failed.append(f"--{flag} {target}: {exc.strerror or exc}")
     _print(console.render(result, color=_color(args), width=_width()), end="")
     if os.environ.get("GITHUB_ACTIONS") == "true":
         from harness.reporters import github
 
         for line in github.annotations(result):
             _print(line)
+    if failed:
+        raise UsageError(f"cannot write {'; '.join(failed)}",
+                         hint="the verdict above stands, but a pipeline that reads these files must not go on: "
+                              "check that the folder is writable and the disk not full")
+
+
+def _check_reports(args: argparse.Namespace) -> None:
+    """Before anything runs: every report path must be a writable file in a folder that exists or can be made."""
+    from harness.errors import UsageError
+
+    for flag in ("json", "junit", "markdown", "html"):
+        target: Path | None = getattr(args, flag, None)
+        if target is None:
+            continue
+        folder = next((p for p in [target.parent, *target.parent.parents] if p.exists()), Path("."))
+        if target.is_dir():
+            why = "it is a folder"
+        elif target.exists() and not os.access(target, os.W_OK):
+            why = "the file is not writable"
+        elif not target.exists() and not os.access(folder, os.W_OK | os.X_OK):
+            why = f"{folder} is not writable"
+        else:
+            continue
+        raise UsageError(f"cannot write --{flag} {target}: {why}", hint="give a file path in a writable folder")
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
@@ -356,6 +384,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness import api
     from harness.live import LiveStatus
 
+    _check_reports(args)
     matrix = _load(args.matrix)
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
@@ -371,13 +400,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return exc.exit_code
         # Reports are written with the handlers still in place: a late Ctrl-C must not cut the JSON short.
         signals.count = max(signals.count, 1)
-        _emit(outcome.result, args)
+        code = outcome.exit_code
+        try:
+            _emit(outcome.result, args)
+        except PorttestError as exc:  # a report file that could not be written
+            _say_error(exc)
+            code = exc.exit_code
         if outcome.forced:
             for stream in (sys.stdout, sys.stderr):
                 with contextlib.suppress(OSError):
                     stream.flush()
-            os._exit(outcome.exit_code)  # do not join environment threads still blocked in engine calls
-    return outcome.exit_code
+            os._exit(code)  # do not join environment threads still blocked in engine calls
+    return code
 
 
 def _width() -> int:

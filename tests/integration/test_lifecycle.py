@@ -353,3 +353,16 @@ def test_processes_a_test_leaves_behind_on_this_machine_end_with_the_run(tmp_pat
     while _processes_marked(mark) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_marked(mark) == []
+
+
+def test_a_report_that_cannot_be_written_keeps_the_verdict_and_the_other_reports(tmp_path: Path,
+                                                                                 base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n")
+    # Not through porttest(): it reads the --json file back, and /dev/full reads as endless zeros.
+    ran = subprocess.run([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "/dev/full", "--junit",
+                          "j.xml"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"})
+    assert ran.returncode == 2, (ran.stdout, ran.stderr)
+    assert "verdict: PARITY" in ran.stdout
+    assert "cannot write --json /dev/full: No space left on device" in ran.stderr
+    assert "<testsuite" in (tmp_path / "j.xml").read_text()

@@ -33,3 +33,13 @@ def test_an_error_with_stderr_closed_does_not_land_on_stdout(tmp_path: Path) -> 
                          stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
                          preexec_fn=lambda: os.close(2), timeout=60)
     assert ran.returncode == 2 and ran.stdout == ""
+
+
+def test_a_report_path_that_cannot_be_written_stops_the_run_before_it_starts(tmp_path: Path) -> None:
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "matrix.yaml").write_text("version: 1\nimage: x\nsuites: [suite]\nenvironments: {a: {}}\n")
+    ran = subprocess.run([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "taken"], cwd=tmp_path,
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert ran.returncode == 2
+    assert "cannot write --json taken: it is a folder" in ran.stderr and "image" not in ran.stderr

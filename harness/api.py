@@ -55,8 +55,9 @@ class RunOutcome:
 
 
 def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
-        keep_workdir: bool = False, build: bool = True) -> RunOutcome:
-    """Resolve the image once, run every environment in parallel, and return the verdict with its evidence."""
+        keep_workdir: bool = False, build: bool = True, jobs: int | None = None) -> RunOutcome:
+    """Resolve the image once, run the environments in parallel (at most `jobs` at once; all when None), and return
+    the verdict with its evidence."""
     from harness.child_launcher import Launcher, child_env
     from harness.progress import guarded
 
@@ -68,7 +69,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     # resolves the image: on a busy machine, the second core would otherwise idle through that.
     launcher.warm_up()
     try:
-        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build)
+        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build, jobs)
     finally:
         launcher.close()
         if not keep_workdir:
@@ -76,7 +77,7 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
 
 
 def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Launcher, notify: OnProgress,
-         keep_workdir: bool, build: bool) -> RunOutcome:
+         keep_workdir: bool, build: bool, jobs: int | None) -> RunOutcome:
     from harness.engines import connect
     from harness.image import resolve
     from harness.progress import Progress
@@ -142,7 +143,7 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
         ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
                          launcher=launcher, workdir=workdir, base_dir=matrix.base_dir, tracker=tracker,
                          on_progress=notify, keep_workdir=keep_workdir)
-        envs, signal_ = run_cells(cells, ctx)
+        envs, signal_ = run_cells(cells, ctx, jobs)
     finally:
         source.close()
     for name in cells.names:

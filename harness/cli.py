@@ -28,6 +28,19 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
+DEFAULT_JOBS = 16  # each running environment holds a container and a pytest child (about 60 MB) at once
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return value
+
+
 def _duration(text: str) -> float:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
@@ -53,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="use the image already on the local engine under image.ref instead of building it "
                           "(CI fan-out: build once, load the same image in every job)")
     run.add_argument("--keep-workdir", action="store_true", help="keep the pytest logs of each environment")
+    run.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
+                     help=f"run at most N environments at once (default {DEFAULT_JOBS}); the others wait their turn")
 
     validate = sub.add_parser("validate", help="check a matrix file without running anything")
     validate.add_argument("matrix", type=Path)
@@ -393,6 +408,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         try:
             with LiveStatus(names, secrets=matrix.secret_values) as live:
                 outcome = api.run(matrix, args.env, on_progress=live, keep_workdir=args.keep_workdir,
+                                  jobs=args.jobs or DEFAULT_JOBS,
                                   build=not args.no_build)
         except Interrupted as exc:
             # Only when the signal lands outside the environments' run (their clean-up had already finished).

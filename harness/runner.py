@@ -106,11 +106,14 @@ class RunContext:
     keep_workdir: bool = False
 
 
-def run_cells(plan: Plan, ctx: RunContext) -> tuple[dict[str, EnvironmentResult], Interrupted | None]:
-    """Run all cells at once; on Ctrl-C/SIGTERM abort (children stopped, containers removed), return what finished."""
+def run_cells(plan: Plan, ctx: RunContext, jobs: int | None = None) -> tuple[dict[str, EnvironmentResult],
+                                                                            Interrupted | None]:
+    """Run the cells in parallel, at most `jobs` at once (all when None); on Ctrl-C/SIGTERM abort (children stopped,
+    containers removed, cells not started never start), return what finished."""
     results: dict[str, EnvironmentResult] = {}
     interrupted: Interrupted | None = None
-    pool = ThreadPoolExecutor(max_workers=max(1, len(plan.cells)), thread_name_prefix="porttest-env")
+    workers = max(1, min(len(plan.cells), jobs or len(plan.cells)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="porttest-env")
     futures: dict[Future[EnvironmentResult], Cell] = {}
     pending: set[Future[EnvironmentResult]] = set()
     _ACTIVE.append(ctx.tracker)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -366,3 +367,31 @@ def test_a_report_that_cannot_be_written_keeps_the_verdict_and_the_other_reports
     assert "verdict: PARITY" in ran.stdout
     assert "cannot write --json /dev/full: No space left on device" in ran.stderr
     assert "<testsuite" in (tmp_path / "j.xml").read_text()
+
+
+def test_jobs_limits_how_many_environments_run_at_once(tmp_path: Path, base_images: dict[str, str]) -> None:
+    write(tmp_path, "suites/test_it.py", '''
+        import time
+
+        def test_one_at_a_time(host, environment):
+            with open("spans.txt", "a") as spans:
+                began = time.time()
+                time.sleep(1)
+                assert host.run("true").rc == 0
+                spans.write(f"{environment.name} {began} {time.time()}\\n")
+    ''')
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {base_images["busybox"]}
+        suites: [suites]
+        environments:
+          a: {{run: {{command: {SLEEPER}}}}}
+          b: {{run: {{command: {SLEEPER}}}}}
+          c: {{run: {{command: {SLEEPER}}}}}
+    """)
+    ran = porttest("run", "matrix.yaml", "--jobs", "1", cwd=tmp_path)
+    assert ran.rc == 0, ran.explain()
+    spans = sorted((float(b), float(e)) for _, b, e in
+                   (line.split() for line in (tmp_path / "spans.txt").read_text().splitlines()))
+    assert len(spans) == 3
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))

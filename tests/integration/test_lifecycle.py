@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -31,6 +32,25 @@ def _matrix(folder: Path, image: str, env_body: str, suite: str = SHELL_SUITE) -
           only:
         {env_body}
     """)
+
+
+def _await_container(engine: docker.DockerClient) -> docker.models.containers.Container:
+    """The running container of environment `only` of this test session's run, once there is one."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
+                   if c.labels.get("io.porttest.environment") == "only"]
+        if running:
+            return running[0]
+        time.sleep(0.1)
+    raise AssertionError("the run never started its container")
+
+
+def _spawn_run(tmp_path: Path, env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[bytes]:
+    """`porttest run matrix.yaml --json r.json` in the background, its output on pipes unless `popen` says else."""
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
+    return subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, **popen)
 
 
 @pytest.mark.parametrize("wait_for", [
@@ -171,17 +191,8 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path, engine: docker.DockerCl
             assert host.run("true").rc == 0
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)},
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as under nohup
-    deadline = time.monotonic() + 60
-    running: list[docker.models.containers.Container] = []
-    while time.monotonic() < deadline and not running:
-        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
-                   if c.labels.get("io.porttest.environment") == "only"]
-        time.sleep(0.1)
-    assert running, "the run never started its container"
+    proc = _spawn_run(tmp_path, preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))  # as under nohup
+    _await_container(engine)
     time.sleep(1.0)  # into the suites
     proc.send_signal(signal.SIGHUP)
     out, err = proc.communicate(timeout=120)
@@ -203,17 +214,9 @@ def test_signal_during_tests_removes_containers_and_writes_results(tmp_path: Pat
             time.sleep(60)
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=_default_signals)
-    deadline = time.monotonic() + 60
-    running: list[docker.models.containers.Container] = []
-    while time.monotonic() < deadline and not running:
-        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
-                   if c.labels.get("io.porttest.environment") == "only"]
-        time.sleep(0.1)
-    assert running, "the run never started its container"
-    run_id = running[0].labels[LABEL]
+    proc = _spawn_run(tmp_path, preexec_fn=_default_signals)
+    container = _await_container(engine)
+    run_id = container.labels[LABEL]
     time.sleep(2.0)  # into the suites
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
@@ -240,17 +243,9 @@ def test_a_closed_output_pipe_costs_neither_the_clean_up_nor_the_verdict(tmp_pat
             assert host.run("true").rc == 0
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", "r.json"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
-    deadline = time.monotonic() + 60
-    running: list[docker.models.containers.Container] = []
-    while time.monotonic() < deadline and not running:
-        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
-                   if c.labels.get("io.porttest.environment") == "only"]
-        time.sleep(0.1)
-    assert running, "the run never started its container"
-    run_id = running[0].labels[LABEL]
+    proc = _spawn_run(tmp_path)
+    container = _await_container(engine)
+    run_id = container.labels[LABEL]
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()
     proc.stderr.close()
@@ -282,17 +277,10 @@ def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_contai
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
     mark = uuid.uuid4().hex
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "matrix.yaml"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(REPO), "PORTTEST_TEST_MARK": mark})
-    deadline = time.monotonic() + 60
-    running: list[docker.models.containers.Container] = []
-    while time.monotonic() < deadline and not running:
-        running = [c for c in engine.containers.list(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})
-                   if c.labels.get("io.porttest.environment") == "only"]
-        time.sleep(0.1)
-    assert running, "the run never started its container"
-    run_id = running[0].labels[LABEL]
+    proc = _spawn_run(tmp_path, env={"PORTTEST_TEST_MARK": mark}, stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL)
+    container = _await_container(engine)
+    run_id = container.labels[LABEL]
     time.sleep(2.0)  # into the suites: the fork server and a pytest child are running
     assert len(_processes_marked(mark)) >= 3  # porttest, its fork server, the pytest child
     proc.kill()
@@ -302,7 +290,7 @@ def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_contai
         time.sleep(0.2)
     assert _processes_marked(mark) == []
     done = porttest("clean", "matrix.yaml", cwd=tmp_path)
-    assert done.rc == 0 and running[0].id[:12] in done.stdout, done.explain()
+    assert done.rc == 0 and container.id[:12] in done.stdout, done.explain()
     assert not engine.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
 
 

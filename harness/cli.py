@@ -15,6 +15,8 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PorttestError
+from harness.output import flush_quietly, hide
+from harness.output import say as _print
 
 EXIT_CODES_HELP = """exit codes:
   0  parity: every test passed in every environment
@@ -113,75 +115,20 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
     parser.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
 
 
-_STDOUT = object()
-# The loaded matrix's secret values: everything the CLI prints or logs is masked with them.
-_SECRETS: set[str] = set()
-
-
 def _load(path: str) -> Any:
     """Read the matrix (api.validate) and mask its secrets in all output from here on."""
-    import logging
-
     from harness import api
 
     matrix = api.validate(path)
-    if matrix.secret_values and not _SECRETS:
-        logging.getLogger("porttest").addFilter(_mask_record)
-    _SECRETS.update(matrix.secret_values)
+    hide(matrix.secret_values)
     return matrix
-
-
-def _masked(text: str) -> str:
-    if not _SECRETS:
-        return text
-    from harness.redact import redact_text
-
-    return redact_text(text, _SECRETS)
-
-
-def _mask_record(record: Any) -> bool:
-    """A logging filter: the message and any traceback are rendered now, masked."""
-    import logging
-
-    record.msg, record.args = _masked(record.getMessage()), None
-    if record.exc_info:
-        record.exc_text = _masked(logging.Formatter().formatException(record.exc_info))
-    return True
-
-
-def _print(*parts: object, file: Any = _STDOUT, end: str = "\n") -> None:
-    """print() to a stream that may be gone (`| head`, a killed `tee`, a closed terminal, or closed from the start
-    and so None): that stream then goes to /dev/null and the text is dropped, while the run goes on to its clean-up,
-    its report files and its exit code."""
-    stream = sys.stdout if file is _STDOUT else file
-    if stream is None:
-        return
-    try:
-        print(_masked(" ".join(map(str, parts))), file=stream, end=end, flush=True)
-    except OSError:  # EPIPE from a closed pipe, EIO from a terminal that hung up
-        _to_devnull(stream)
-
-
-def _to_devnull(stream: Any) -> None:
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
-        return
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, fd)
-    os.close(null)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     finally:
-        for stream in (sys.stdout, sys.stderr):  # a closed pipe must not turn the exit code into Python's 120
-            try:
-                if stream is not None:
-                    stream.flush()
-            except (OSError, ValueError):
-                _to_devnull(stream)
+        flush_quietly()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -201,11 +148,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except Exception:  # noqa: BLE001 - a bug: keep the traceback, never pass for a verdict code
         import traceback
 
-        try:
-            if sys.stderr is not None:
-                traceback.print_exc()
-        except OSError:
-            _to_devnull(sys.stderr)
+        _print(traceback.format_exc(), file=sys.stderr, end="")
         _print("porttest: internal error (a bug); please report it with the traceback above", file=sys.stderr)
         return EXIT_INTERNAL
 

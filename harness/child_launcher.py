@@ -17,8 +17,24 @@ from typing import IO, Any, Protocol
 
 SERVER = Path(__file__).with_name("child_server.py")
 # A plain child ends as a forked one does: when pytest.main returns, not when a thread a test left running does.
-RUN_ONCE = ("import os, sys, pytest\ncode = int(pytest.main(sys.argv[1:]))\n"
-            "sys.stdout.flush()\nsys.stderr.flush()\nos._exit(code)\n")
+RUN_ONCE = """import os, sys
+code = 70
+try:
+    import pytest
+    code = int(pytest.main(sys.argv[1:]))
+except SystemExit as exc:
+    code = exc.code if isinstance(exc.code, int) else 1
+except BaseException:
+    import traceback
+    traceback.print_exc()
+finally:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
+"""
 READY_SECONDS = 30.0  # the server's imports take well under a second; past this, children are plain processes
 
 
@@ -72,6 +88,30 @@ class ForkedChild:
             os.kill(self.pid, signal.SIGKILL)
 
 
+class PlainChild(subprocess.Popen[bytes]):
+    """A `python -c RUN_ONCE` child: when it ends, what its tests left running in its process group is killed
+    before the child is reaped, while the group's ID is still its own."""
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                ended = os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                ended = None
+            if ended is not None and ended.si_pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.pid, signal.SIGKILL)
+        return super().poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            time.sleep(0.01)
+        return code
+
+
 class Launcher:
     """Starts the fork server on first use; falls back to one `python -m pytest` process per child when the server
     cannot start or is switched off (PORTTEST_FORK_SERVER=0)."""
@@ -108,7 +148,7 @@ class Launcher:
                 self.broken = True
         with open(log, "ab") as out:
             # A new session keeps the terminal's Ctrl-C away from the child; the parent stops it by PID.
-            return subprocess.Popen([sys.executable, "-c", RUN_ONCE, *args], stdout=out, stderr=subprocess.STDOUT,
+            return PlainChild([sys.executable, "-c", RUN_ONCE, *args], stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True, env=self.env)
 
     def _start_server(self) -> None:

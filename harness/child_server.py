@@ -115,12 +115,16 @@ def serve() -> None:
             os.close(watch)
             del watches[watch]
         while children:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+            try:  # peek first: an ended child not yet reaped still holds its PID, and so its group's ID
+                ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 break
-            if pid == 0:
+            if ended is None or ended.si_pid == 0:
                 break
+            pid = ended.si_pid
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)  # what its tests left running in the background
+            _, status = os.waitpid(pid, 0)
             ident = children.pop(pid, None)
             if ident is not None:
                 _say({"id": ident, "exit": os.waitstatus_to_exitcode(status)})

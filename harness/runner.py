@@ -225,12 +225,11 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
 
 
 def _kill_group(proc: Child) -> None:
-    """Stop a pytest child and anything it started (it leads its own process group), by its PID. The group outlives
-    a child that has ended while processes its tests started in the background still run, so it is killed either
-    way; Linux does not hand the group's ID to another process while any of its members lives."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    """Stop a running pytest child and anything it started (it leads its own process group), by its PID. A child
+    that has ended had its group killed before it was reaped (fork server, PlainChild), while the ID was still its."""
     if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
 

@@ -320,8 +320,9 @@ def test_a_suite_that_ends_early_is_an_environment_error_not_a_pass(tmp_path: Pa
     assert "PARITY" not in ran.stdout
 
 
-def test_processes_a_test_leaves_behind_on_this_machine_end_with_the_run(tmp_path: Path,
-                                                                          base_images: dict[str, str]) -> None:
+@pytest.mark.parametrize("fork_server", ["1", "0"])
+def test_processes_a_test_leaves_behind_on_this_machine_end_with_the_run(tmp_path: Path, base_images: dict[str, str],
+                                                                          fork_server: str) -> None:
     suite = '''
         import os
         import subprocess
@@ -338,7 +339,8 @@ def test_processes_a_test_leaves_behind_on_this_machine_end_with_the_run(tmp_pat
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
     mark = uuid.uuid4().hex
-    ran = porttest("run", "matrix.yaml", cwd=tmp_path, env={"PORTTEST_TEST_MARK": mark})
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path,
+                   env={"PORTTEST_TEST_MARK": mark, "PORTTEST_FORK_SERVER": fork_server})
     assert ran.rc == 0, ran.explain()
     deadline = time.monotonic() + 10
     while _processes_marked(mark) and time.monotonic() < deadline:

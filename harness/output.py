@@ -32,7 +32,11 @@ def _masked(text: str) -> str:
 
 def _mask_record(record: logging.LogRecord) -> bool:
     """A logging filter: the message and any traceback are rendered now, masked."""
-    record.msg, record.args = _masked(record.getMessage()), None
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a malformed call: let logging's own error handling report it
+        return True
+    record.msg, record.args = _masked(message), None
     if record.exc_info:
         record.exc_text = _masked(logging.Formatter().formatException(record.exc_info))
     return True

@@ -119,6 +119,11 @@ class _Child:
         if report.when == "teardown":
             self._emit(self.pending.pop(report.nodeid))
 
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        stop = session.shouldstop or session.shouldfail
+        if stop:  # the suite stopped itself (maxfail, -x, a plugin): tests left unrun are its own choice
+            self._emit({"kind": "stopped", "reason": str(stop)})
+
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         for rec in self.pending.values():
             # Never reached its teardown: the session ended inside it (pytest.exit, a KeyboardInterrupt).

@@ -18,6 +18,7 @@ class ChildRecords:
     tests: tuple[TestRecord, ...] = ()
     notes: tuple[str, ...] = ()
     facts: dict[str, Any] = field(default_factory=dict)
+    stopped: str | None = None  # why the suite stopped itself early (maxfail, -x), when it did
 
 
 def parse_records(text: str) -> ChildRecords:
@@ -26,6 +27,7 @@ def parse_records(text: str) -> ChildRecords:
     tests: dict[str, TestRecord] = {}
     notes: dict[str, None] = {}
     facts: dict[str, Any] = {}
+    stopped: str | None = None
     for line in text.splitlines():
         try:
             data = json.loads(line)
@@ -40,7 +42,9 @@ def parse_records(text: str) -> ChildRecords:
             notes.setdefault(str(data.get("text")), None)
         elif kind == "fact" and "key" in data:
             facts[str(data["key"])] = data.get("value")
-    return ChildRecords(collected, tuple(tests.values()), tuple(notes), facts)
+        elif kind == "stopped":
+            stopped = str(data.get("reason") or "stopped")
+    return ChildRecords(collected, tuple(tests.values()), tuple(notes), facts, stopped)
 
 
 def read_records(path: Path) -> ChildRecords:

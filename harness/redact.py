@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ MASK = "***"
 # cut in the middle ('postgres://u...2222@db/x') and diffs show them in pieces. There, every run of this many
 # characters that is part of a secret is masked too.
 FRAGMENT = 8
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def _forms(secret: str) -> set[str]:
@@ -29,11 +31,17 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _scheme_length(value: str) -> int:
+    """A URL's scheme (`https://`) is no secret, and masking it would hide every URL in the text."""
+    found = _SCHEME.match(value)
+    return found.end() if found else 0
+
+
 def redact_fragments(text: str, secrets: Iterable[str]) -> str:
     """redact_text, then every run of FRAGMENT or more characters that is also part of a secret."""
     text = redact_text(text, secrets)
     pieces = {form[i:i + FRAGMENT] for secret in secrets for form in _forms(secret)
-              for i in range(len(form) - FRAGMENT + 1)}
+              for i in range(_scheme_length(form), len(form) - FRAGMENT + 1)}
     if not pieces or len(text) < FRAGMENT:
         return text
     hidden = [False] * len(text)

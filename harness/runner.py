@@ -129,6 +129,7 @@ def run_cells(plan: Plan, ctx: RunContext, jobs: int | None = None) -> tuple[dic
     except Interrupted as signal_:
         interrupted = signal_
         ctx.tracker.abort()
+        pending = {future for future in pending if not future.cancel()}  # queued cells (--jobs) never start
         # Environments wind down on their own (each removes its container); a second signal stops the waiting.
         while pending and not ctx.tracker.force.is_set():
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -286,7 +287,7 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
                          hint="check the suite paths and file names (test_*.py)" if not reported.collected else
                          "a test or conftest called pytest.exit() or os._exit(), or pytest crashed")
     finished = sum(1 for test in reported.tests if "::" in test.id)  # collection errors name a module, not a test
-    if reported.collected is not None and finished < reported.collected:
+    if reported.collected is not None and finished < reported.collected and reported.stopped is None:
         raise SuiteError(f"the suites ended early: {finished} of {reported.collected} collected tests finished "
                          f"(pytest exit code {rc})",
                          hint="a test or conftest called pytest.exit() or os._exit(), or pytest crashed; "

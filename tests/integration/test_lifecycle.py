@@ -387,3 +387,21 @@ def test_jobs_limits_how_many_environments_run_at_once(tmp_path: Path, base_imag
                    (line.split() for line in (tmp_path / "spans.txt").read_text().splitlines()))
     assert len(spans) == 3
     assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
+
+
+def test_a_suite_that_stops_itself_early_keeps_its_verdict(tmp_path: Path, base_images: dict[str, str]) -> None:
+    write(tmp_path, "suites/conftest.py", '''
+        def pytest_configure(config):
+            config.option.maxfail = 1  # the suite's own choice: stop at the first failure
+    ''')
+    suite = '''
+        def test_1(host):
+            assert host.run("false").rc == 0
+
+        def test_2(host):
+            assert host.run("true").rc == 0
+    '''
+    _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 1, ran.explain()  # failed, the same way everywhere: not an environment error
+    assert ran.results is not None and ran.results["environments"]["only"]["status"] == "ok"

@@ -125,3 +125,21 @@ def test_secrets_are_masked_in_the_forms_pytest_shows_them() -> None:
     assert "CCCC3333" not in shown["a"] and "BBBB2222" not in shown["b"] and "0123456789" not in shown["c"]
     assert shown["a"].startswith("AssertionError: assert '***'")
     assert masked.tests[0].id == "t/test_postgres.py::test_db"  # ids are masked only where a whole secret appears
+
+
+def test_a_secret_urls_scheme_is_not_masked_in_test_messages() -> None:
+    result = assemble(IMAGE, {"a": _env("a", ("t::x", "failed", "see https://example.com/docs"))})
+    assert redact_result(result, {"https://user:pw-XXXX9999@db"}).tests[0].messages["a"] == \
+        "see https://example.com/docs"
+
+
+def test_the_log_mask_leaves_a_malformed_record_to_logging_and_masks_a_good_one() -> None:
+    import logging
+
+    from harness.output import _mask_record, hide
+
+    hide({"zz-test-secret-zz"})
+    bad = logging.LogRecord("porttest", logging.WARNING, __file__, 1, "%s and %s", ("only one",), None)
+    assert _mask_record(bad) is True and bad.args == ("only one",)  # logging's own handleError reports it
+    good = logging.LogRecord("porttest", logging.WARNING, __file__, 1, "token %s", ("zz-test-secret-zz",), None)
+    assert _mask_record(good) is True and good.getMessage() == "token ***"

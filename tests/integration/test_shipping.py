@@ -236,7 +236,8 @@ def test_podman_pulls_by_digest_to_the_same_id_and_a_refused_pull_says_why(
     assert refused.rc == 4, refused.explain()
     podman = refused.results["environments"]["podman"]  # type: ignore[index]
     assert podman["phase"] == "ship" and f"cannot pull {other_repo}@{other_digest}" in podman["error"]
-    assert "http" in podman["error"].lower() and "404" not in podman["error"], podman["error"]
+    said = podman["error"].replace(other_digest, "DIGEST")  # a random digest may hold the digits 404 itself
+    assert "http" in said.lower() and "404" not in said, podman["error"]
     assert "insecure" in podman["hint"] and "registries.conf" in podman["hint"]
 
 

@@ -84,7 +84,7 @@ def serve() -> None:
     """Read one JSON request per line on stdin; answer {"id", "pid"} at fork and {"id", "exit"} when it ends."""
     _preload()
     children: dict[int, Any] = {}
-    watches: dict[int, int] = {}  # pidfd -> pid
+    watches: set[int] = set()  # a pidfd per child that has one
     _say({"ready": os.getpid()})
     stdin_open = True
     buffer = b""
@@ -109,11 +109,11 @@ def serve() -> None:
                 children[pid] = request["id"]
                 pidfd = _watch(pid)
                 if pidfd is not None:
-                    watches[pidfd] = pid
+                    watches.add(pidfd)
                 _say({"id": request["id"], "pid": pid})
         for watch in [fd for fd in readable if fd in watches]:
             os.close(watch)
-            del watches[watch]
+            watches.discard(watch)
         while children:
             try:  # peek first: an ended child not yet reaped still holds its PID, and so its group's ID
                 ended = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable
@@ -37,11 +38,17 @@ def _scheme_length(value: str) -> int:
     return found.end() if found else 0
 
 
+@functools.lru_cache(maxsize=8)
+def _pieces(secrets: frozenset[str]) -> frozenset[str]:
+    """Every FRAGMENT-long run of every form of every secret (built once per set of secrets, not once per text)."""
+    return frozenset(form[i:i + FRAGMENT] for secret in secrets for form in _forms(secret)
+                     for i in range(_scheme_length(form), len(form) - FRAGMENT + 1))
+
+
 def redact_fragments(text: str, secrets: Iterable[str]) -> str:
     """redact_text, then every run of FRAGMENT or more characters that is also part of a secret."""
     text = redact_text(text, secrets)
-    pieces = {form[i:i + FRAGMENT] for secret in secrets for form in _forms(secret)
-              for i in range(_scheme_length(form), len(form) - FRAGMENT + 1)}
+    pieces = _pieces(frozenset(secrets))
     if not pieces or len(text) < FRAGMENT:
         return text
     hidden = [False] * len(text)

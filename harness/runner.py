@@ -281,17 +281,16 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
         raise SuiteError(f"pytest ended with exit code {rc}:{_tail(log_path)}",
                          hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
                          "run with --keep-workdir to keep the whole pytest log")
+    early = "a test or conftest called pytest.exit() or os._exit(), or pytest crashed"
+    if not reported.tests and not reported.collected:
+        raise SuiteError("the suites collected no tests", hint="check the suite paths and file names (test_*.py)")
     if not reported.tests:
-        raise SuiteError("the suites collected no tests" if not reported.collected else
-                         f"the suites ended before their first test finished (pytest exit code {rc})",
-                         hint="check the suite paths and file names (test_*.py)" if not reported.collected else
-                         "a test or conftest called pytest.exit() or os._exit(), or pytest crashed")
+        raise SuiteError(f"the suites ended before their first test finished (pytest exit code {rc})", hint=early)
     finished = sum(1 for test in reported.tests if "::" in test.id)  # collection errors name a module, not a test
     if reported.collected is not None and finished < reported.collected and reported.stopped is None:
         raise SuiteError(f"the suites ended early: {finished} of {reported.collected} collected tests finished "
                          f"(pytest exit code {rc})",
-                         hint="a test or conftest called pytest.exit() or os._exit(), or pytest crashed; "
-                              "--keep-workdir keeps the pytest log")
+                         hint=f"{early}; --keep-workdir keeps the pytest log")
     return reported
 
 

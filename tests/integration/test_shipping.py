@@ -26,7 +26,10 @@ SUITE = '''
 
 
 def _build(client: docker.DockerClient, base: str, marker: str, tag: str) -> str:
-    dockerfile = f"FROM {base}\nLABEL porttest.test.nonce={uuid.uuid4().hex}\nRUN touch /{marker}\n"
+    # 1 MB that does not compress: a layer big enough that the engine reports its download in progress events
+    # (an empty one can complete before the first progress tick, and count as 0 bytes moved).
+    dockerfile = (f"FROM {base}\nLABEL porttest.test.nonce={uuid.uuid4().hex}\n"
+                  f"RUN head -c 1048576 /dev/urandom > /{marker}\n")
     image, _ = client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, forcerm=True)
     return str(image.id)
 

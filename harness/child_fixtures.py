@@ -1,8 +1,9 @@
-"""The child's fixtures (`host`, `environment`, `facts`), registered only in a porttest child, on its one spec."""
+"""The child's fixtures (`host`, `environment`, `facts`), registered only in a porttest child, on its one spec, and
+the facts probe, which runs through the same session before the first test."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +13,10 @@ from harness.child_spec import ChildSpec
 # Set by harness.pytest_plugin before this module is registered as a plugin; one child runs one environment.
 SPEC: ChildSpec | None = None
 EMIT: Callable[[dict[str, Any]], None] | None = None
+PROBE_TIMEOUT = 60.0
+PROBE_STDERR_LIMIT = 300
+# The one connection and runner (session or exec) of this child, shared by the probe and the `host` fixture.
+_OPEN: list[Any] = []
 
 
 def _spec() -> ChildSpec:
@@ -39,21 +44,51 @@ def facts() -> Any:
     return FactRecorder(_emit)
 
 
+def _command_timeout() -> float:
+    return float(_spec().profile.get("command_timeout") or 300.0)
+
+
+def _runner() -> Any:
+    if not _OPEN:
+        from harness.engines import reopen
+        from harness.session import open_runner
+
+        spec = _spec()
+        client = reopen(spec.engine, timeout=_command_timeout() + 60.0)
+        runner, note = open_runner(client.api, spec.container_id, str(spec.profile.get("exec_mode") or "session"),
+                                   timeout=_command_timeout())
+        if note:
+            _emit({"kind": "note", "text": note})
+        _OPEN[:] = [client, runner]
+    return _OPEN[1]
+
+
+def close_runner() -> None:
+    if _OPEN:
+        client, runner = _OPEN
+        _OPEN.clear()
+        runner.close()
+        client.close()
+
+
+def run_probe() -> None:
+    """The built-in facts probe, through this child's session: one exec fewer per environment than a probe of its
+    own. Facts are evidence: a probe that cannot run is reported, never a reason to fail a test."""
+    from harness.facts import PROBE
+
+    try:
+        result = _runner().run(PROBE, timeout=PROBE_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - the parent records why and the suites run as they would
+        _emit({"kind": "probe", "error": f"{type(exc).__name__}: {exc}"})
+        return
+    _emit({"kind": "probe", "rc": result.rc, "stdout": result.stdout.decode("utf-8", "replace"),
+           "stderr": result.stderr.decode("utf-8", "replace")[:PROBE_STDERR_LIMIT]})
+
+
 @pytest.fixture(scope="session")
-def host() -> Iterator[Any]:
+def host() -> Any:
     import testinfra.host
 
     from harness.backend import PorttestBackend
-    from harness.engines import reopen
-    from harness.session import open_runner
 
-    spec = _spec()
-    command_timeout = float(spec.profile.get("command_timeout") or 300.0)
-    client = reopen(spec.engine, timeout=command_timeout + 60.0)
-    runner, note = open_runner(client.api, spec.container_id, str(spec.profile.get("exec_mode") or "session"),
-                               timeout=command_timeout)
-    if note:
-        _emit({"kind": "note", "text": note})
-    yield testinfra.host.Host(PorttestBackend(runner, spec.container_name, timeout=command_timeout))
-    runner.close()
-    client.close()
+    return testinfra.host.Host(PorttestBackend(_runner(), _spec().container_name, timeout=_command_timeout()))

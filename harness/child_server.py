@@ -6,6 +6,8 @@ those must be imported by each child, after pytest has started."""
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import json
 import os
 import select
@@ -17,12 +19,22 @@ if __name__ == "__main__":
     sys.path.pop(0)  # the script's own folder (harness/) must not shadow top-level modules
 
 
-def _preload() -> None:
-    # What every child imports before its first test; CPU spent here is spent once per run, not once per child.
-    import docker
-    import pytest
+# What every child imports before its first test, and pytest never rewrites: CPU spent here is spent once per run,
+# not once per child. Plugin packages (harness, testinfra, anything under pytest11) are left to the child.
+PRELOAD = ("docker", "pytest", "_pytest.faulthandler", "_pytest.helpconfig", "_pytest.junitxml", "_pytest.pastebin",
+           "_pytest.setuponly", "_pytest.setupplan", "_pytest.skipping", "_pytest.threadexception",
+           "_pytest.tracemalloc", "_pytest.unittest", "_pytest.unraisableexception", "_pytest.warnings", "pdb",
+           "secrets", "xml.etree.ElementTree")
 
-    del docker, pytest
+
+def _preload() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):  # another pytest may lack one of its own plugins; the child copes
+            importlib.import_module(name)
+    # Everything imported so far lives as long as every child: keep it out of the children's garbage collections
+    # (pytest alone runs several full ones per session), which then scan only what the child itself allocates.
+    gc.collect()
+    gc.freeze()
 
 
 def _child(request: dict[str, Any]) -> None:

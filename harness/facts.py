@@ -2,47 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # POSIX sh only; every line is `key=value`. Works on busybox and Debian; what an image lacks is simply absent.
 # Environment variables are reduced to their NAMES inside the container: values never leave it.
+# Files are read with the shell's own `read`, and one `id` and one `uname` say what six and two would: every program
+# started here costs an exec, which on a FUSE rootfs or under gVisor is the probe's main cost.
 PROBE = r"""
-echo "uid=$(id -u 2>/dev/null)"; echo "gid=$(id -g 2>/dev/null)"
-echo "user=$(id -un 2>/dev/null)"; echo "group=$(id -gn 2>/dev/null)"
-echo "groups=$(id -G 2>/dev/null)"; echo "group_names=$(id -Gn 2>/dev/null)"
-echo "kernel=$(uname -r 2>/dev/null)"; echo "arch=$(uname -m 2>/dev/null)"
-[ -r /proc/version ] && echo "proc_version=$(cat /proc/version)"
+rd() { [ -r "$2" ] || return 0; v=; IFS= read -r v <"$2" || [ -n "$v" ] || return 0; echo "$1=$v"; }
+echo "id=$(id 2>/dev/null)"
+set -- $(uname -r -m 2>/dev/null); echo "kernel=${1-}"; echo "arch=${2-}"
+rd proc_version /proc/version
 if [ -r /etc/os-release ]; then
-  while IFS= read -r l; do case "$l" in *=*) echo "os_$l";; esac; done </etc/os-release
+  while IFS= read -r l || [ -n "$l" ]; do case "$l" in *=*) echo "os_$l";; esac; done </etc/os-release
 fi
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
   echo "cgroup=2"
-  [ -r /sys/fs/cgroup/memory.max ] && echo "mem_max=$(cat /sys/fs/cgroup/memory.max)"
-  [ -r /sys/fs/cgroup/cpu.max ] && echo "cpu_max=$(cat /sys/fs/cgroup/cpu.max)"
-  [ -r /sys/fs/cgroup/pids.max ] && echo "pids_max=$(cat /sys/fs/cgroup/pids.max)"
+  rd mem_max /sys/fs/cgroup/memory.max; rd cpu_max /sys/fs/cgroup/cpu.max; rd pids_max /sys/fs/cgroup/pids.max
 else
   echo "cgroup=1"
-  m=/sys/fs/cgroup/memory/memory.limit_in_bytes; [ -r $m ] && echo "mem_max=$(cat $m)"
-  [ -r /sys/fs/cgroup/cpu/cpu.cfs_quota_us ] && \
-    echo "cpu_max=$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
-  [ -r /sys/fs/cgroup/pids/pids.max ] && echo "pids_max=$(cat /sys/fs/cgroup/pids/pids.max)"
+  rd mem_max /sys/fs/cgroup/memory/memory.limit_in_bytes
+  rd cpu_quota /sys/fs/cgroup/cpu/cpu.cfs_quota_us; rd cpu_period /sys/fs/cgroup/cpu/cpu.cfs_period_us
+  rd pids_max /sys/fs/cgroup/pids/pids.max
 fi
 if [ -r /proc/self/mounts ]; then while IFS= read -r l; do echo "mount=$l"; done </proc/self/mounts; fi
+c=
 if [ -r /proc/self/status ]; then
   while IFS= read -r l; do
     case "$l" in
       CapEff:*) echo "capeff=${l#CapEff:}";; Seccomp:*) echo "seccomp=${l#Seccomp:}";;
       NoNewPrivs:*) echo "nnp=${l#NoNewPrivs:}";;
+      Cpus_allowed_list:*) c=1; echo "cpus_allowed=${l#Cpus_allowed_list:}";;
     esac
   done </proc/self/status
 fi
+[ -n "$c" ] || echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo 2>/dev/null)"
 if [ -r /proc/self/limits ]; then while IFS= read -r l; do echo "limit=$l"; done </proc/self/limits; fi
-echo "hostname=$(hostname 2>/dev/null || cat /etc/hostname 2>/dev/null)"
+h=; [ -r /proc/sys/kernel/hostname ] && IFS= read -r h </proc/sys/kernel/hostname
+[ -n "$h" ] || { [ -r /etc/hostname ] && IFS= read -r h </etc/hostname; }; echo "hostname=$h"
 if [ -r /etc/resolv.conf ]; then while IFS= read -r l; do echo "resolv=$l"; done </etc/resolv.conf; fi
-echo "tz=${TZ-}"; [ -r /etc/timezone ] && echo "etc_timezone=$(cat /etc/timezone)"
+echo "tz=${TZ-}"; rd etc_timezone /etc/timezone
 [ -L /etc/localtime ] && echo "localtime=$(readlink /etc/localtime 2>/dev/null)"
 echo "lang=${LANG-}"; echo "lc_all=${LC_ALL-}"
-echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo 2>/dev/null)"
 awk 'BEGIN { for (k in ENVIRON) print "env_name=" k }' 2>/dev/null || env | while IFS='=' read -r k _; do
   case "$k" in *[!A-Za-z0-9_]*|'') ;; *) echo "env_name=$k";; esac
 done
@@ -99,6 +101,45 @@ def _cpus(text: str | None) -> float | None:
         return None
 
 
+_ID_FIELD = re.compile(r"(\w+)=(\S*)")
+_ID_ENTRY = re.compile(r"(\d+)(?:\((.*)\))?$")
+
+
+def _id_fields(text: str) -> dict[str, str]:
+    """`id`'s one line (`uid=0(root) gid=0(root) groups=0(root),1(bin)`, the same on busybox) as the values that
+    `id -u`, `id -g`, `id -un`, `id -gn`, `id -G` and `id -Gn` print: effective IDs, and the number where a
+    name is missing (as coreutils and busybox both print it)."""
+    fields = dict(_ID_FIELD.findall(text))
+    entries: dict[str, tuple[str, str]] = {}
+    for key in ("uid", "gid"):
+        match = _ID_ENTRY.match(fields.get("e" + key) or fields.get(key) or "")
+        if match:
+            entries[key] = (match.group(1), match.group(2) or match.group(1))
+    groups = [m for m in (_ID_ENTRY.match(g) for g in fields.get("groups", "").split(",")) if m]
+    if "gid" in entries:  # `id -G` leads with the group ID; busybox's `id` lists the groups in the kernel's order
+        groups.sort(key=lambda m: m.group(1) != entries["gid"][0])
+    out = {key: number for key, (number, _) in entries.items()}
+    if "uid" in entries:
+        out["user"] = entries["uid"][1]
+    if "gid" in entries:
+        out["group"] = entries["gid"][1]
+    if groups:
+        out["groups"] = " ".join(m.group(1) for m in groups)
+        out["group_names"] = " ".join(m.group(2) or m.group(1) for m in groups)
+    return out
+
+
+def _count_cpus(cpu_list: str) -> str:
+    """`Cpus_allowed_list` (`0-3,8`) as a count, which is what `nproc` prints."""
+    count = 0
+    for part in cpu_list.strip().split(","):
+        first, _, last = part.partition("-")
+        if not first.isdigit() or (last and not last.isdigit()):
+            return ""
+        count += int(last or first) - int(first) + 1
+    return str(count) if count else ""
+
+
 def parse_facts(output: str) -> dict[str, Any]:
     """Structured facts from the probe's `key=value` lines."""
     single: dict[str, str] = {}
@@ -111,6 +152,12 @@ def parse_facts(output: str) -> dict[str, Any]:
             multi.setdefault(key, []).append(value)
         else:
             single.setdefault(key, value)
+    for key, value in _id_fields(single.get("id", "")).items():
+        single.setdefault(key, value)
+    if "cpu_quota" in single and "cpu_period" in single:
+        single.setdefault("cpu_max", f"{single['cpu_quota']} {single['cpu_period']}")
+    if "cpus_allowed" in single:
+        single.setdefault("cpus", _count_cpus(single["cpus_allowed"]))
     facts: dict[str, Any] = {}
     facts["user"] = {
         "uid": _int(single.get("uid")), "gid": _int(single.get("gid")),

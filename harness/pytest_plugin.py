@@ -90,6 +90,12 @@ class _Child:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        from harness import child_fixtures
+
+        child_fixtures.run_probe()  # before collection and the first test: the container as it started
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._emit({"kind": "collected", "count": len(session.items)})
@@ -131,6 +137,9 @@ class _Child:
                 rec["outcome"] = "error"
                 rec["message"] = "the pytest session ended inside this test (pytest.exit?) before it finished"
             self._emit(rec)
+        from harness import child_fixtures
+
+        child_fixtures.close_runner()
         self.out.close()
 
 

@@ -11,6 +11,17 @@ from harness.results import TestRecord
 
 
 @dataclass(frozen=True)
+class ProbeOutput:
+    """What the built-in facts probe printed in the container (run by the child before the first test), or why
+    it could not run."""
+
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class ChildRecords:
     """Everything one child reported: the collected count, the tests, notes and the suite's own facts."""
 
@@ -19,6 +30,7 @@ class ChildRecords:
     notes: tuple[str, ...] = ()
     facts: dict[str, Any] = field(default_factory=dict)
     stopped: str | None = None  # why the suite stopped itself early (maxfail, -x), when it did
+    probe: ProbeOutput | None = None
 
 
 def parse_records(text: str) -> ChildRecords:
@@ -28,6 +40,7 @@ def parse_records(text: str) -> ChildRecords:
     notes: dict[str, None] = {}
     facts: dict[str, Any] = {}
     stopped: str | None = None
+    probe: ProbeOutput | None = None
     for line in text.splitlines():
         try:
             data = json.loads(line)
@@ -44,7 +57,11 @@ def parse_records(text: str) -> ChildRecords:
             facts[str(data["key"])] = data.get("value")
         elif kind == "stopped":
             stopped = str(data.get("reason") or "stopped")
-    return ChildRecords(collected, tuple(tests.values()), tuple(notes), facts, stopped)
+        elif kind == "probe":
+            rc = data.get("rc")
+            probe = ProbeOutput(rc if isinstance(rc, int) else None, str(data.get("stdout") or ""),
+                                str(data.get("stderr") or ""), data.get("error") and str(data["error"]))
+    return ChildRecords(collected, tuple(tests.values()), tuple(notes), facts, stopped, probe)
 
 
 def read_records(path: Path) -> ChildRecords:

@@ -20,13 +20,14 @@ import requests
 from harness import container as containers
 from harness.child_launcher import Child, Launcher
 from harness.child_spec import ChildSpec
+from harness.config import Environment
 from harness.engines import Engine, connect, handoff, short_reason
 from harness.errors import ContainerError, Interrupted, PorttestError, SuiteError
 from harness.facts import PROBE, parse_facts
 from harness.image import ResolvedImage
 from harness.plan import Cell, Plan
 from harness.progress import OnProgress, Progress
-from harness.records import ChildRecords, ProgressCounter, read_records
+from harness.records import ChildRecords, ProbeOutput, ProgressCounter, read_records
 from harness.results import EnvironmentResult
 from harness.runtimes import check_runtime
 from harness.session import ExecSession
@@ -181,14 +182,17 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         record["image_id"] = str(inspected["Image"])
         enter("ready", env.wait_for.kind if env.wait_for else "")
         containers.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
-        facts = probe_facts(engine, started.id, runtime)
-        record["facts"] = facts
         enter("tests")
-        reported = _run_suites(cell, ctx, engine, started)
-        tests = reported.tests
-        notes.extend(reported.notes)
+        run = _run_child(cell, ctx, engine, started)
+        reported = run.records
+        # The child probes through its own session; one that never got that far leaves it to a probe of ours.
+        facts = record["facts"] = (facts_from(reported.probe, engine, runtime) if reported.probe is not None
+                                   else probe_facts(engine, started.id, runtime))
         if reported.facts:
             facts["custom"] = reported.facts
+        _check_child(run, env, ctx)
+        tests = reported.tests
+        notes.extend(reported.notes)
         state = containers.exit_state(engine, started.id)
         if state is not None:
             raise ContainerError(f"the container stopped during the suites: {state.describe()}",
@@ -247,7 +251,16 @@ def _injected_delay(phase: str, cancel: threading.Event) -> None:
                 cancel.wait(float(seconds))
 
 
-def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> ChildRecords:
+@dataclass(frozen=True)
+class ChildRun:
+    """A finished pytest child: its exit code (None: killed at the environment's timeout), records and log."""
+
+    rc: int | None
+    records: ChildRecords
+    log: Path
+
+
+def _run_child(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> ChildRun:
     env = cell.environment
     records = ctx.workdir / f"{env.name}.records.jsonl"
     spec_path = ctx.workdir / f"{env.name}.child.json"
@@ -274,12 +287,20 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
         _kill_group(proc)
         proc.wait()
         ctx.tracker.drop_child(env.name)
-    reported = read_records(records)
     if ctx.tracker.cancel.is_set():
         raise ContainerError("cancelled during the suites")
+    return ChildRun(rc, read_records(records), log_path)
+
+
+def _check_child(run: ChildRun, env: Environment, ctx: RunContext) -> None:
+    """Raise the environment's error when the child's run cannot be trusted as the suites' results."""
+    reported, rc = run.records, run.rc
+    if rc is None:
+        raise SuiteError(f"the suites did not finish within {env.timeout:g}s",
+                         hint="raise the environment's `timeout`, or look for a hanging command")
     if rc not in (0, 1, 5):
-        raise SuiteError(f"pytest ended with exit code {rc}:{_tail(log_path)}",
-                         hint=f"the whole log is in {log_path}" if ctx.keep_workdir else
+        raise SuiteError(f"pytest ended with exit code {rc}:{_tail(run.log)}",
+                         hint=f"the whole log is in {run.log}" if ctx.keep_workdir else
                          "run with --keep-workdir to keep the whole pytest log")
     early = "a test or conftest called pytest.exit() or os._exit(), or pytest crashed"
     if not reported.tests and not reported.collected:
@@ -291,11 +312,11 @@ def _run_suites(cell: Cell, ctx: RunContext, engine: Engine, started: containers
         raise SuiteError(f"the suites ended early: {finished} of {reported.collected} collected tests finished "
                          f"(pytest exit code {rc})",
                          hint=f"{early}; --keep-workdir keeps the pytest log")
-    return reported
 
 
-def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContext) -> int:
-    """Wait for the child, reporting `tests n/N` as records arrive; kill it past the environment's timeout."""
+def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContext) -> int | None:
+    """Wait for the child, reporting `tests n/N` as records arrive; past the environment's timeout, kill it and
+    return None."""
     deadline = time.monotonic() + timeout
     progress = ProgressCounter(records)
     seen = -1
@@ -309,8 +330,7 @@ def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContex
             return rc
         if time.monotonic() > deadline:
             _kill_group(proc)
-            raise SuiteError(f"the suites did not finish within {timeout:g}s",
-                             hint="raise the environment's `timeout`, or look for a hanging command")
+            return None
         if ctx.tracker.cancel.is_set():
             _kill_group(proc)
             return proc.wait()
@@ -319,15 +339,23 @@ def _follow(proc: Child, records: Path, env: str, timeout: float, ctx: RunContex
 
 
 def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, Any]:
-    """Run the built-in probe once in the container (one exec) and parse what it saw."""
+    """Run the built-in probe in the container as one exec of its own (when the child could not) and parse it."""
     try:
         result = ExecSession(engine.client.api, container_id).run(PROBE)
     except Exception as exc:  # noqa: BLE001 - facts are evidence, never a reason to fail the environment
-        return {"probe_error": f"{type(exc).__name__}: {exc}", "runtime": {"name": runtime}}
-    facts = parse_facts(result.stdout.decode("utf-8", "replace"))
+        return facts_from(ProbeOutput(error=f"{type(exc).__name__}: {exc}"), engine, runtime)
+    return facts_from(ProbeOutput(result.rc, result.stdout.decode("utf-8", "replace"),
+                                  result.stderr.decode("utf-8", "replace")), engine, runtime)
+
+
+def facts_from(probe: ProbeOutput, engine: Engine, runtime: str) -> dict[str, Any]:
+    """The facts of what the probe printed, with the runtime the engine reports for the container."""
+    if probe.error is not None:
+        return {"probe_error": probe.error, "runtime": {"name": runtime}}
+    facts = parse_facts(probe.stdout)
     facts["runtime"]["name"] = runtime or engine.info.default_runtime
-    if result.rc != 0 and not result.stdout:
-        facts["probe_error"] = result.stderr.decode("utf-8", "replace")[:300]
+    if probe.rc != 0 and not probe.stdout:
+        facts["probe_error"] = probe.stderr[:300]
     return facts
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
+import docker
 import jsonschema
 
 from harness.results import results_schema
@@ -70,6 +72,42 @@ def test_facts_are_recorded_for_every_environment_and_explain_the_divergence(
     joined = "\n".join(row["explanation"])
     assert "staging: rootfs read-only" in joined and "local: rootfs writable" in joined
     assert "rootfs read-only" in ran.stdout  # the console shows the explanation too
+
+
+def _execs(engine: docker.DockerClient, container: str, since: float) -> list[str]:
+    events = engine.api.events(since=int(since), until=int(time.time()) + 1, decode=True,
+                               filters={"type": "container", "container": container})
+    return [event["Action"].strip() for event in events if event["Action"].startswith("exec_create")]
+
+
+def test_the_probe_rides_the_childs_session_and_a_child_that_never_starts_is_probed_anyway(
+        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str]) -> None:
+    write(tmp_path, "suites/test_it.py", "def test_one(host):\n    assert host.run('true').rc == 0\n")
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {base_images["busybox"]}
+        suites: [suites]
+        environments:
+          local: {{run: {{command: {SLEEPER}, user: "65534:65534"}}}}
+    """)
+    since = time.time() - 1
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 0, ran.explain()
+    assert ran.results is not None
+    local = ran.results["environments"]["local"]
+    assert local["facts"]["user"]["uid"] == 65534 and "probe_error" not in local["facts"]
+    # One exec in all: the session's shell, which also ran the probe.
+    assert _execs(engine, local["container"], since) == ["exec_create: /bin/sh"]
+
+    # A conftest that cannot be imported ends pytest before its session starts: porttest probes on its own.
+    write(tmp_path, "suites/conftest.py", "raise RuntimeError('broken conftest')\n")
+    since = time.time() - 1
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    assert ran.results is not None
+    local = ran.results["environments"]["local"]
+    assert "exit code 4" in local["error"] and local["facts"]["user"]["uid"] == 65534
+    assert len(_execs(engine, local["container"], since)) == 1  # the probe's own exec; no session was opened
 
 
 def test_compare_and_merge_runs_made_apart(tmp_path: Path, base_images: dict[str, str]) -> None:

@@ -27,6 +27,13 @@ KERNEL_SUITE = '''
         assert host.check_output("uname -r") in host.file("/proc/version").content_string
 '''
 
+# What single programs say inside the container, to hold the facts probe's own reading against (gVisor included).
+REFERENCE_SUITE = '''
+    def test_reference_facts(host, facts):
+        for name, command in {"nproc": "nproc", "hostname": "hostname", "id": "id -u; id -G; id -un"}.items():
+            facts.record(name, host.check_output(command))
+'''
+
 
 def _gvisor_matrix(folder: Path, lab: TLSEngine, image: str, suites: str, runtime: str = "runsc") -> Path:
     return write(folder, "matrix.yaml", f"""
@@ -47,12 +54,18 @@ def _gvisor_matrix(folder: Path, lab: TLSEngine, image: str, suites: str, runtim
 
 def test_baseline_under_gvisor_records_kernel_4_4_and_names_its_divergence(
         tmp_path: Path, runsc_engine: TLSEngine, base_images: dict[str, str]) -> None:
-    _gvisor_matrix(tmp_path, runsc_engine, base_images["debian"], f"[{REPO / 'suites' / 'baseline'}]")
+    write(tmp_path, "reference/test_reference.py", REFERENCE_SUITE)
+    _gvisor_matrix(tmp_path, runsc_engine, base_images["debian"], f"[{REPO / 'suites' / 'baseline'}, reference]")
     ran = porttest("run", "matrix.yaml", cwd=tmp_path)
     res = ran.results
     assert res is not None, ran.explain()
     local, gvisor = res["environments"]["local"], res["environments"]["gvisor"]
     assert local["status"] == gvisor["status"] == "ok", ran.explain()
+    for env in (local, gvisor):
+        facts, said = env["facts"], env["facts"]["custom"]
+        assert facts["cpu_count"] == int(said["nproc"]) and facts["hostname"] == said["hostname"]
+        assert [str(facts["user"]["uid"]), " ".join(map(str, facts["user"]["groups"])), facts["user"]["name"]] \
+            == said["id"].splitlines()
     assert local["image_id"] == gvisor["image_id"] == res["image"]["id"]
     assert gvisor["facts"]["kernel"] == "4.4.0"
     assert gvisor["facts"]["runtime"] == {"gvisor": True, "name": "runsc"}

@@ -20,7 +20,7 @@ from harness.config import Environment, WaitFor
 from harness.engines import Engine, short_reason
 from harness.errors import ContainerError
 from harness.runtimes import platform_mismatch, refusal_hint, runtime_missing
-from harness.session import ExecSession
+from harness.session import CommandTimeout, ExecSession, Runner, SessionUnavailable, open_runner
 
 LABEL_RUN = "io.porttest.run"
 LABEL_ENV = "io.porttest.environment"
@@ -208,26 +208,42 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
     if wait is None:
         ensure_running(engine, started, "right after start")
         return 0.0
-    session = ExecSession(engine.client.api, started.id)
     deadline = began + wait.timeout
     last_reason = ""
     health = _HealthClock.for_podman(engine, started) if wait.healthcheck else None
-    while True:
-        ensure_running(engine, started, f"while waiting for {wait.kind}")
-        if health is not None:
-            health.tick()
-        ready, last_reason = _check(engine, started, wait, session)
-        if ready:
-            return time.monotonic() - began
-        if time.monotonic() >= deadline:
-            raise ContainerError(
-                f"not ready after {wait.timeout:g}s waiting for {_describe(wait)}"
-                + (f" ({last_reason})" if last_reason else "")
-                + quote_log(tail_logs(engine, started.id)),
-                hint="raise wait_for.timeout, or check that the service starts under this environment's profile",
-            )
-        if cancel.wait(wait.interval):
-            raise ContainerError("cancelled while waiting for readiness")
+    # Port and command checks go through one persistent shell, opened at the first check: an exec per check costs
+    # the engine about as much CPU as a hundred commands in a session, and three environments poll at once.
+    session: Runner | None = None
+    try:
+        while True:
+            ensure_running(engine, started, f"while waiting for {wait.kind}")
+            if health is not None:
+                health.tick()
+            if session is None and (wait.port is not None or wait.command is not None):
+                session = _open_checks(engine, started)
+            ready, last_reason = _check(engine, started, wait, session, deadline)
+            if ready:
+                return time.monotonic() - began
+            if time.monotonic() >= deadline:
+                raise ContainerError(
+                    f"not ready after {wait.timeout:g}s waiting for {_describe(wait)}"
+                    + (f" ({last_reason})" if last_reason else "")
+                    + quote_log(tail_logs(engine, started.id)),
+                    hint="raise wait_for.timeout, or check that the service starts under this environment's profile",
+                )
+            if cancel.wait(wait.interval):
+                raise ContainerError("cancelled while waiting for readiness")
+    finally:
+        if session is not None:
+            session.close()
+
+
+def _open_checks(engine: Engine, started: Started) -> Runner:
+    """The shell that runs readiness checks; one exec per check where no session can start (or it fails to)."""
+    try:
+        return open_runner(engine.client.api, started.id, "session", timeout=None)[0]
+    except (docker.errors.DockerException, requests.RequestException, ConnectionError, OSError):
+        return ExecSession(engine.client.api, started.id)
 
 
 @dataclass
@@ -278,10 +294,16 @@ def quote_log(text: str, heading: str = "last log lines:", lines: int | None = N
     return (f"\n{heading}\n" if heading else "\n") + "\n".join("  | " + line for line in kept)
 
 
-def _check(engine: Engine, started: Started, wait: WaitFor, session: ExecSession) -> tuple[bool, str]:
+def _check(engine: Engine, started: Started, wait: WaitFor, session: Runner | None,
+           deadline: float) -> tuple[bool, str]:
+    # A check never outlives the wait: a hanging readiness command ends (and its shell is reset) at the deadline.
+    limit = max(deadline - time.monotonic(), 0.5)
     try:
         if wait.port is not None:
-            result = session.run_argv(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
+            assert session is not None
+            tables = ["cat", "/proc/net/tcp", "/proc/net/tcp6"]
+            result = (session.run_argv(tables) if isinstance(session, ExecSession) else  # no shell needed
+                      session.run(" ".join(tables), timeout=limit))
             if result.rc not in (0, 1) and not result.stdout:
                 reason = result.stderr.decode(errors="replace")[:200]
                 return False, "cannot read /proc/net/tcp in the container: " + reason
@@ -297,11 +319,16 @@ def _check(engine: Engine, started: Started, wait: WaitFor, session: ExecSession
         if wait.log is not None:
             logs = engine.client.api.logs(started.id, stdout=True, stderr=True)
             return wait.log.encode() in logs, ""
-        assert wait.command is not None
-        result = session.run(wait.command)
+        assert wait.command is not None and session is not None
+        result = session.run(wait.command, timeout=limit)
         return result.rc == 0, f"last exit code {result.rc}"
     except docker.errors.APIError as exc:
         return False, short_reason(exc)
+    except CommandTimeout:
+        return False, "the check itself did not finish"
+    except (SessionUnavailable, ConnectionError, OSError) as exc:
+        # The container is going away (the next round says why) or its shell was lost (the next check opens one).
+        return False, str(exc)[:200]
 
 
 def listening(proc_net_tcp: str, port: int) -> bool:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -263,3 +264,11 @@ def write(folder: Path, name: str, text: str) -> Path:
 
 
 SLEEPER = '["sleep", "3600"]'
+
+
+def exec_commands(engine: docker.DockerClient, container: str, since: float) -> list[str]:
+    """The commands of every exec the engine created in `container` since `since` (from the engine's events)."""
+    events = engine.api.events(since=int(since), until=int(time.time()) + 1, decode=True,
+                               filters={"type": "container", "container": container})
+    return [event["Action"].removeprefix("exec_create:").strip() for event in events
+            if event["Action"].startswith("exec_create")]

@@ -10,7 +10,7 @@ import docker
 import jsonschema
 
 from harness.results import results_schema
-from tests.integration.conftest import SLEEPER, porttest, write
+from tests.integration.conftest import SLEEPER, exec_commands, porttest, write
 
 SUITE = '''
     def test_write_rootfs(host):
@@ -74,12 +74,6 @@ def test_facts_are_recorded_for_every_environment_and_explain_the_divergence(
     assert "rootfs read-only" in ran.stdout  # the console shows the explanation too
 
 
-def _execs(engine: docker.DockerClient, container: str, since: float) -> list[str]:
-    events = engine.api.events(since=int(since), until=int(time.time()) + 1, decode=True,
-                               filters={"type": "container", "container": container})
-    return [event["Action"].strip() for event in events if event["Action"].startswith("exec_create")]
-
-
 def test_the_probe_rides_the_childs_session_and_a_child_that_never_starts_is_probed_anyway(
         tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str]) -> None:
     write(tmp_path, "suites/test_it.py", "def test_one(host):\n    assert host.run('true').rc == 0\n")
@@ -97,7 +91,7 @@ def test_the_probe_rides_the_childs_session_and_a_child_that_never_starts_is_pro
     local = ran.results["environments"]["local"]
     assert local["facts"]["user"]["uid"] == 65534 and "probe_error" not in local["facts"]
     # One exec in all: the session's shell, which also ran the probe.
-    assert _execs(engine, local["container"], since) == ["exec_create: /bin/sh"]
+    assert exec_commands(engine, local["container"], since) == ["/bin/sh"]
 
     # A conftest that cannot be imported ends pytest before its session starts: porttest probes on its own.
     write(tmp_path, "suites/conftest.py", "raise RuntimeError('broken conftest')\n")
@@ -107,7 +101,7 @@ def test_the_probe_rides_the_childs_session_and_a_child_that_never_starts_is_pro
     assert ran.results is not None
     local = ran.results["environments"]["local"]
     assert "exit code 4" in local["error"] and local["facts"]["user"]["uid"] == 65534
-    assert len(_execs(engine, local["container"], since)) == 1  # the probe's own exec; no session was opened
+    assert len(exec_commands(engine, local["container"], since)) == 1  # the probe's own exec; no session was opened
 
 
 def test_compare_and_merge_runs_made_apart(tmp_path: Path, base_images: dict[str, str]) -> None:

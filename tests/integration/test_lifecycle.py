@@ -17,7 +17,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.conftest import LABEL, REPO, SESSION_ID, SESSION_LABEL, SLEEPER, porttest, write
+from tests.integration.conftest import LABEL, REPO, SESSION_ID, SESSION_LABEL, SLEEPER, exec_commands, porttest, write
 
 SHELL_SUITE = "def test_shell(host):\n    assert host.run('true').rc == 0\n"
 
@@ -58,15 +58,33 @@ def _spawn_run(tmp_path: Path, env: dict[str, str] | None = None, **popen: Any) 
     '{log: "serving now", timeout: 20}',
     '{command: "test -e /tmp/ready", timeout: 20}',
 ])
-def test_wait_for_kinds_become_ready(tmp_path: Path, base_images: dict[str, str], wait_for: str) -> None:
+def test_wait_for_kinds_become_ready(tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str],
+                                    wait_for: str) -> None:
     command = '["sh", "-c", "sleep 1; touch /tmp/ready; echo serving now; exec nc -ll -p 7777 -e cat"]'
     _matrix(tmp_path, base_images["busybox"], f"""
             run: {{command: {command}}}
             wait_for: {wait_for}
     """, suite="def test_ready_marker(host):\n    assert host.file('/tmp/ready').exists\n")
+    since = time.time() - 1
     ran = porttest("run", "matrix.yaml", cwd=tmp_path)
     assert ran.rc == 0, ran.explain()
     assert ran.outcomes("test_ready_marker") == {"only": "passed"}
+    # A second of checks every 0.2 s, all through one shell; the child's session is the other exec.
+    shells = 1 if "log" in wait_for else 2
+    assert exec_commands(engine, ran.results["environments"]["only"]["container"], since) == ["/bin/sh"] * shells  # type: ignore[index]
+
+
+def test_a_hanging_readiness_command_ends_at_the_deadline(tmp_path: Path, base_images: dict[str, str]) -> None:
+    _matrix(tmp_path, base_images["busybox"], f"""
+            run: {{command: {SLEEPER}}}
+            wait_for: {{command: "sleep 600", timeout: 2}}
+    """)
+    began = time.monotonic()
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 4, ran.explain()
+    assert time.monotonic() - began < 60
+    env = ran.results["environments"]["only"]  # type: ignore[index]
+    assert "not ready after 2s" in env["error"] and "the check itself did not finish" in env["error"]
 
 
 def test_wait_for_healthcheck(tmp_path: Path, base_images: dict[str, str]) -> None:

@@ -3,6 +3,7 @@ the facts probe, which runs through the same session before the first test."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -55,8 +56,12 @@ def _runner() -> Any:
 
         spec = _spec()
         client = reopen(spec.engine, timeout=_command_timeout() + 60.0)
-        runner, note = open_runner(client.api, spec.container_id, str(spec.profile.get("exec_mode") or "session"),
-                                   timeout=_command_timeout())
+        try:
+            runner, note = open_runner(client.api, spec.container_id,
+                                       str(spec.profile.get("exec_mode") or "session"), timeout=_command_timeout())
+        except BaseException:
+            client.close()
+            raise
         if note:
             _emit({"kind": "note", "text": note})
         _OPEN[:] = [client, runner]
@@ -64,11 +69,14 @@ def _runner() -> Any:
 
 
 def close_runner() -> None:
+    """Best effort, at the end of the session: every test has run, and a connection that fails to close must not
+    turn the child's exit code into pytest's internal error."""
     if _OPEN:
         client, runner = _OPEN
         _OPEN.clear()
-        runner.close()
-        client.close()
+        for close in (runner.close, client.close):
+            with contextlib.suppress(Exception):
+                close()
 
 
 def run_probe() -> None:

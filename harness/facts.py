@@ -7,11 +7,12 @@ from typing import Any
 
 # POSIX sh only; every line is `key=value`. Works on busybox and Debian; what an image lacks is simply absent.
 # Environment variables are reduced to their NAMES inside the container: values never leave it.
-# Files are read with the shell's own `read`, and one `id` and one `uname` say what six and two would: every program
-# started here costs an exec, which on a FUSE rootfs or under gVisor is the probe's main cost.
+# Files are read with the shell's own `read`, and one `id` (labels in the C locale) and one `uname` say what six and
+# two would: every program started here costs an exec, which on a FUSE rootfs or under gVisor is the probe's main
+# cost. `nproc` stays: it honours OMP_NUM_THREADS and, in newer coreutils, the cgroup's CPU quota.
 PROBE = r"""
 rd() { [ -r "$2" ] || return 0; v=; IFS= read -r v <"$2" || [ -n "$v" ] || return 0; echo "$1=$v"; }
-echo "id=$(id 2>/dev/null)"
+echo "id=$(LC_ALL=C id 2>/dev/null)"
 set -- $(uname -r -m 2>/dev/null); echo "kernel=${1-}"; echo "arch=${2-}"
 rd proc_version /proc/version
 if [ -r /etc/os-release ]; then
@@ -27,17 +28,15 @@ else
   rd pids_max /sys/fs/cgroup/pids/pids.max
 fi
 if [ -r /proc/self/mounts ]; then while IFS= read -r l; do echo "mount=$l"; done </proc/self/mounts; fi
-c=
 if [ -r /proc/self/status ]; then
   while IFS= read -r l; do
     case "$l" in
       CapEff:*) echo "capeff=${l#CapEff:}";; Seccomp:*) echo "seccomp=${l#Seccomp:}";;
       NoNewPrivs:*) echo "nnp=${l#NoNewPrivs:}";;
-      Cpus_allowed_list:*) c=1; echo "cpus_allowed=${l#Cpus_allowed_list:}";;
     esac
   done </proc/self/status
 fi
-[ -n "$c" ] || echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo 2>/dev/null)"
+echo "cpus=$(nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo 2>/dev/null)"
 if [ -r /proc/self/limits ]; then while IFS= read -r l; do echo "limit=$l"; done </proc/self/limits; fi
 h=; [ -r /proc/sys/kernel/hostname ] && IFS= read -r h </proc/sys/kernel/hostname
 [ -n "$h" ] || { [ -r /etc/hostname ] && IFS= read -r h </etc/hostname; }; echo "hostname=$h"
@@ -115,29 +114,21 @@ def _id_fields(text: str) -> dict[str, str]:
         match = _ID_ENTRY.match(fields.get("e" + key) or fields.get(key) or "")
         if match:
             entries[key] = (match.group(1), match.group(2) or match.group(1))
-    groups = [m for m in (_ID_ENTRY.match(g) for g in fields.get("groups", "").split(",")) if m]
-    if "gid" in entries:  # `id -G` leads with the group ID; busybox's `id` lists the groups in the kernel's order
-        groups.sort(key=lambda m: m.group(1) != entries["gid"][0])
+    groups = [(m.group(1), m.group(2) or m.group(1))
+              for m in (_ID_ENTRY.match(g) for g in fields.get("groups", "").split(",")) if m]
+    if "gid" in entries:
+        # `id -G` always leads with the group ID; busybox's `id` lists the kernel's groups as they are, which may
+        # leave it out (or print no groups= at all).
+        groups = [entries["gid"], *(group for group in groups if group[0] != entries["gid"][0])]
     out = {key: number for key, (number, _) in entries.items()}
     if "uid" in entries:
         out["user"] = entries["uid"][1]
     if "gid" in entries:
         out["group"] = entries["gid"][1]
     if groups:
-        out["groups"] = " ".join(m.group(1) for m in groups)
-        out["group_names"] = " ".join(m.group(2) or m.group(1) for m in groups)
+        out["groups"] = " ".join(number for number, _ in groups)
+        out["group_names"] = " ".join(name for _, name in groups)
     return out
-
-
-def _count_cpus(cpu_list: str) -> str:
-    """`Cpus_allowed_list` (`0-3,8`) as a count, which is what `nproc` prints."""
-    count = 0
-    for part in cpu_list.strip().split(","):
-        first, _, last = part.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
-            return ""
-        count += int(last or first) - int(first) + 1
-    return str(count) if count else ""
 
 
 def parse_facts(output: str) -> dict[str, Any]:
@@ -156,8 +147,6 @@ def parse_facts(output: str) -> dict[str, Any]:
         single.setdefault(key, value)
     if "cpu_quota" in single and "cpu_period" in single:
         single.setdefault("cpu_max", f"{single['cpu_quota']} {single['cpu_period']}")
-    if "cpus_allowed" in single:
-        single.setdefault("cpus", _count_cpus(single["cpus_allowed"]))
     facts: dict[str, Any] = {}
     facts["user"] = {
         "uid": _int(single.get("uid")), "gid": _int(single.get("gid")),

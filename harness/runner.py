@@ -185,8 +185,9 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         enter("tests")
         run = _run_child(cell, ctx, engine, started)
         reported = run.records
-        # The child probes through its own session; one that never got that far leaves it to a probe of ours.
-        facts = record["facts"] = (facts_from(reported.probe, engine, runtime) if reported.probe is not None
+        # The child probes through its own session; one that never got that far (or could not) leaves it to us.
+        facts = record["facts"] = (facts_from(reported.probe, engine, runtime)
+                                   if reported.probe is not None and reported.probe.error is None
                                    else probe_facts(engine, started.id, runtime))
         if reported.facts:
             facts["custom"] = reported.facts

@@ -43,7 +43,8 @@ def container(request: pytest.FixtureRequest, engine: docker.DockerClient,
               base_images: dict[str, str]) -> Iterator[docker.models.containers.Container]:
     image, profile = request.param
     created = engine.containers.run(base_images[image], ["sleep", "3600"], detach=True,
-                                    environment={"TZ": "Europe/Paris", "PT_SECRET": "s3cr3t-value"},
+                                    environment={"TZ": "Europe/Paris", "PT_SECRET": "s3cr3t-value",
+                                                 "LANG": "fr_FR.UTF-8", "LC_ALL": "fr_FR.UTF-8"},
                                     labels={"io.porttest.test": "probe"}, **PROFILES[profile])
     try:
         yield created

@@ -28,10 +28,13 @@ def test_one_id_line_gives_what_six_id_calls_give() -> None:
     user = parse_facts("id=uid=0(root) gid=0(root) groups=0(root),1(bin),27(sudo)\n")["user"]
     assert user == {"uid": 0, "gid": 0, "name": "root", "group": "root", "groups": [0, 1, 27],
                     "group_names": ["root", "bin", "sudo"]}
-    # No names: coreutils and busybox print the number in `id -un` / `id -Gn`; busybox lists groups unsorted.
-    user = parse_facts("id=uid=1000 gid=1234 groups=27(sudo),1234\n")["user"]
+    # No names: coreutils and busybox print the number in `id -un` / `id -Gn`. busybox lists the kernel's groups as
+    # they are: the group ID may come later, be missing, or there may be no groups= at all; `id -G` leads with it.
+    user = parse_facts("id=uid=1000 gid=1234 groups=27(video),1234\n")["user"]
     assert user == {"uid": 1000, "gid": 1234, "name": "1000", "group": "1234", "groups": [1234, 27],
-                    "group_names": ["1234", "sudo"]}
+                    "group_names": ["1234", "video"]}
+    assert parse_facts("id=uid=1000 gid=1234 groups=27(video)\n")["user"]["groups"] == [1234, 27]
+    assert parse_facts("id=uid=1000 gid=1234(app)\n")["user"]["group_names"] == ["app"]
     # setuid: the effective IDs, as `id -u` prints them; an SELinux context is not a group.
     user = parse_facts("id=uid=0(root) gid=0(root) euid=1000(app) groups=0(root) context=u:r:t:s0\n")["user"]
     assert (user["uid"], user["name"], user["groups"]) == (1000, "app", [0])
@@ -39,9 +42,7 @@ def test_one_id_line_gives_what_six_id_calls_give() -> None:
                                             "group_names": []}
 
 
-def test_cpu_count_and_cgroup_v1_quota_from_their_own_lines() -> None:
-    facts = parse_facts("cpus_allowed=\t0-3,8\ncgroup=1\ncpu_quota=50000\ncpu_period=100000\n")
-    assert facts["cpu_count"] == 5 and facts["limits"]["cpus"] == 0.5
-    assert parse_facts("cpus_allowed=0\ncpu_quota=-1\ncpu_period=100000\n")["limits"]["cpus"] is None
-    assert parse_facts("cpus_allowed=garbage\n")["cpu_count"] is None
-    assert parse_facts("cpus=3\n")["cpu_count"] == 3  # nproc, where the kernel shows no Cpus_allowed_list
+def test_cgroup_v1_quota_from_its_own_lines() -> None:
+    facts = parse_facts("cgroup=1\ncpu_quota=50000\ncpu_period=100000\ncpus=3\n")
+    assert facts["limits"]["cpus"] == 0.5 and facts["cpu_count"] == 3
+    assert parse_facts("cpu_quota=-1\ncpu_period=100000\n")["limits"]["cpus"] is None

@@ -15,9 +15,8 @@ from harness.child_spec import ChildSpec
 SPEC: ChildSpec | None = None
 EMIT: Callable[[dict[str, Any]], None] | None = None
 PROBE_TIMEOUT = 60.0
-PROBE_STDERR_LIMIT = 300
-# The one connection and runner (session or exec) of this child, shared by the probe and the `host` fixture.
-_OPEN: list[Any] = []
+# The one client and runner (session or exec) of this child, shared by the probe and the `host` fixture.
+_opened: tuple[Any, Any] | None = None
 
 
 def _spec() -> ChildSpec:
@@ -50,7 +49,8 @@ def _command_timeout() -> float:
 
 
 def _runner() -> Any:
-    if not _OPEN:
+    global _opened
+    if _opened is None:
         from harness.engines import reopen
         from harness.session import open_runner
 
@@ -64,16 +64,17 @@ def _runner() -> Any:
             raise
         if note:
             _emit({"kind": "note", "text": note})
-        _OPEN[:] = [client, runner]
-    return _OPEN[1]
+        _opened = (client, runner)
+    return _opened[1]
 
 
 def close_runner() -> None:
     """Best effort, at the end of the session: every test has run, and a connection that fails to close must not
     turn the child's exit code into pytest's internal error."""
-    if _OPEN:
-        client, runner = _OPEN
-        _OPEN.clear()
+    global _opened
+    if _opened is not None:
+        client, runner = _opened
+        _opened = None
         for close in (runner.close, client.close):
             with contextlib.suppress(Exception):
                 close()
@@ -90,7 +91,7 @@ def run_probe() -> None:
         _emit({"kind": "probe", "error": f"{type(exc).__name__}: {exc}"})
         return
     _emit({"kind": "probe", "rc": result.rc, "stdout": result.stdout.decode("utf-8", "replace"),
-           "stderr": result.stderr.decode("utf-8", "replace")[:PROBE_STDERR_LIMIT]})
+           "stderr": result.stderr.decode("utf-8", "replace")})
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import importlib.util
 import json
 import os
 import select
@@ -27,7 +28,19 @@ PRELOAD = ("docker", "pytest", "_pytest.faulthandler", "_pytest.helpconfig", "_p
            "secrets", "xml.etree.ElementTree")
 
 
+def _defer_paramiko() -> None:
+    """As `import harness` does in porttest itself (harness.deferred_imports), without importing harness here."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deferred_imports.py")
+    spec = importlib.util.spec_from_file_location("_porttest_deferred_imports", path)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.defer("paramiko")
+
+
 def _preload() -> None:
+    _defer_paramiko()
     for name in PRELOAD:
         with contextlib.suppress(ImportError):  # another pytest may lack one of its own plugins; the child copes
             importlib.import_module(name)

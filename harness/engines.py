@@ -14,7 +14,7 @@ import docker.utils
 import paramiko
 import requests
 
-from harness import ssh_transport
+from harness import deferred_imports, ssh_transport
 from harness.errors import EngineError
 
 if TYPE_CHECKING:  # the pytest child reconnects without importing the config models
@@ -165,7 +165,7 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
         except BaseException:
             client.close()
             raise
-    except (docker.errors.DockerException, requests.RequestException, OSError, paramiko.SSHException) as exc:
+    except _connect_errors() as exc:
         raise EngineError(f"cannot reach engine {endpoint}: {short_reason(exc)}", hint=_hint_for(exc, spec)) from None
     components = {c.get("Name", "") for c in version.get("Components") or []}
     kind = "podman" if any("podman" in c.lower() for c in components) else "docker"
@@ -179,6 +179,12 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
         default_runtime=str(info.get("DefaultRuntime") or ""),
     )
     return Engine(client=client, endpoint=endpoint, info=facts, spec=spec)
+
+
+def _connect_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (docker.errors.DockerException, requests.RequestException, OSError)
+    # paramiko's errors exist only once an ssh:// engine has loaded it (harness.deferred_imports).
+    return (*errors, paramiko.SSHException) if deferred_imports.loaded("paramiko") else errors
 
 
 def short_reason(exc: BaseException) -> str:

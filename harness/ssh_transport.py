@@ -12,6 +12,8 @@ import paramiko
 import requests
 from docker.transport import SSHHTTPAdapter
 
+from harness import deferred_imports
+
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 DIAL_STDIO = "docker system dial-stdio"
 _DIAGNOSE_SECONDS = 5.0
@@ -98,6 +100,7 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
 def open_client(base_url: str, version: str, timeout: float | None, known_hosts: str | None,
                 identity: str | None) -> docker.DockerClient:
     """A DockerClient on a verified SSH connection (connects now, so host key and login problems show here)."""
+    deferred_imports.load("paramiko")  # here, once, before environments' threads reach it at the same time
     # use_ssh_client=True makes the SDK build a shell-out adapter that does not connect; ours replaces it.
     client = docker.DockerClient(base_url=base_url, version=version, timeout=timeout, use_ssh_client=True)
     try:
@@ -114,6 +117,8 @@ def open_client(base_url: str, version: str, timeout: float | None, known_hosts:
 
 def describe(exc: BaseException, host: str | None) -> tuple[str, str] | None:
     """(reason, hint) for SSH-level failures; None for anything else."""
+    if not deferred_imports.loaded("paramiko"):  # no SSH connection was tried, so no SSH error can exist
+        return None
     where = _keyscan_target(host)
     if isinstance(exc, requests.ConnectionError) and isinstance(exc.__cause__, paramiko.SSHException):
         exc = exc.__cause__

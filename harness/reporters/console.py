@@ -10,12 +10,13 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.reporters.common import engine_facts, image_facts, one_line, ship_text, short_id
-from harness.results import RunResult, TestRow
+from harness.results import RunResult
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
           "xpassed": "XPASS", "missing": "-"}
 STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "red bold", "xfailed": "yellow",
           "xpassed": "yellow", "missing": "dim"}
+GAP = "   "  # between the grid's columns, as between the environments table's
 VERDICT_TEXT = {
     "parity": "PARITY: every test behaved the same in every environment",
     "failed": "FAILED: the suites failed, the same way in every environment",
@@ -58,7 +59,7 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
             if env.hint:
                 console.print(Text(f"{env.name}: hint: {env.hint}"))
     if result.tests:
-        console.print(_matrix(result))
+        console.print(_matrix(result, width))
     divergent = result.divergent
     if divergent:
         console.print(Text("Divergences", style="bold"))
@@ -100,23 +101,31 @@ def _counts(tests: tuple[object, ...]) -> str:
     return f"{passed}/{len(outcomes)} passed"
 
 
-def _matrix(result: RunResult) -> Table:
+def _matrix(result: RunResult, width: int) -> Text:
+    """The tests x environments grid, laid out by hand: a rich Table measures every cell, 0.3 s for 300 tests in
+    three environments here, all of it after the last environment has finished."""
     names = [n for n, e in result.environments.items() if e.status == "ok"]
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    table.add_column("", width=2, no_wrap=True)
-    table.add_column("test", overflow="fold", ratio=1)
-    for name in names:
-        table.add_column(name, no_wrap=True)
+    widths = [max(len(name), *map(len, LABELS.values())) for name in names]
+    columns = sum(len(GAP) + w for w in widths)
+    test_width = max(20, min(width - 2 - len(GAP) - columns, max((len(row.id) for row in result.tests), default=4)))
+    heads = "".join(GAP + name.ljust(w) for name, w in zip(names, widths, strict=True))
+    header = "  " + GAP + "test".ljust(test_width) + heads
+    grid = Text(header.rstrip() + "\n" + "\u2500" * min(width, len(header)) + "\n", no_wrap=True, overflow="ignore")
     for row in result.tests:
-        cells = [_cell(row, name) for name in names]
-        marker = Text("!=", style="red bold") if not row.same else Text("")
-        table.add_row(marker, Text(row.id, style="" if row.same else "bold"), *cells)
-    return table
-
-
-def _cell(row: TestRow, env: str) -> Text:
-    outcome = row.outcomes.get(env, "missing")
-    return Text(LABELS[outcome], style=STYLES[outcome])
+        style = "" if row.same else "bold"
+        pieces = [row.id[i:i + test_width] for i in range(0, len(row.id), test_width)] or [""]
+        cells = [("  " if row.same else "!=", "" if row.same else "red bold"), (GAP + pieces[0], style)]
+        for name, w in zip(names, widths, strict=True):
+            outcome = row.outcomes.get(name, "missing")
+            cells.append((GAP, ""))
+            cells.append((LABELS[outcome].ljust(w), STYLES[outcome]))
+        if names:  # columns are padded to their width, the line itself is not
+            cells[1] = (cells[1][0].ljust(len(GAP) + test_width), style)
+        cells[-1] = (cells[-1][0].rstrip() + "\n", cells[-1][1])
+        cells += [("  " + GAP + piece + "\n", style) for piece in pieces[1:]]  # a long id folds, as rich's did
+        grid.append_tokens(cells)
+    grid.right_crop(1)  # the last newline: console.print ends the grid's line itself
+    return grid
 
 
 _one_line = one_line

@@ -152,3 +152,25 @@ def test_long_message_is_shortened() -> None:
     line = line_with(text, "b: failed:")
     assert line.endswith("...")
     assert len(line.split("b: failed: ", 1)[1]) == 200
+
+
+def test_long_test_id_folds_under_its_column_and_keeps_its_outcomes_on_the_first_line() -> None:
+    long_id = "suite/test_paths.py::test_" + "deep_" * 30 + "path"
+    text = render(build(ok("local", (long_id, "passed"), ("t::short", "passed")),
+                        ok("staging", (long_id, "failed", "no"), ("t::short", "passed"))), width=80)
+    first = line_with(text, "suite/test_paths.py")
+    assert first.startswith("!=   suite/test_paths.py") and first.split()[-2:] == ["PASS", "FAIL"]
+    assert len(first) <= 80
+    lines = text.splitlines()
+    at, short = lines.index(first), lines.index(line_with(text, "t::short"))
+    folded = lines[at + 1:short]
+    assert folded and all(line.startswith("     ") and len(line) <= 80 for line in folded)
+    assert first.split()[1] + "".join(line.strip() for line in folded) == long_id
+    assert line_with(text, "t::short").split()[-2:] == ["PASS", "PASS"]
+
+
+def test_grid_header_names_every_environment_over_its_column() -> None:
+    text = render(build(ok("a-very-long-environment-name", ("t::x", "passed")), ok("b", ("t::x", "xpassed"))))
+    header, row = line_with(text, "     test "), line_with(text, "t::x")
+    assert header.index("a-very-long-environment-name") == row.index("PASS")
+    assert header.index(" b") + 1 == row.index("XPASS")

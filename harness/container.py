@@ -220,7 +220,7 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
             if health is not None:
                 health.tick()
             if session is None and (wait.port is not None or wait.command is not None):
-                session = _open_checks(engine, started)
+                session = _open_checks(engine, started, max(deadline - time.monotonic(), 0.5))
             ready, last_reason = _check(engine, started, wait, session, deadline)
             if ready:
                 return time.monotonic() - began
@@ -238,10 +238,11 @@ def wait_ready(engine: Engine, started: Started, wait: WaitFor | None, cancel: t
             session.close()
 
 
-def _open_checks(engine: Engine, started: Started) -> Runner:
-    """The shell that runs readiness checks; one exec per check where no session can start (or it fails to)."""
+def _open_checks(engine: Engine, started: Started, limit: float) -> Runner:
+    """The shell that runs readiness checks, opened within `limit` seconds (what is left of the wait); one exec per
+    check where no session can start (or it fails to)."""
     try:
-        return open_runner(engine.client.api, started.id, "session", timeout=None)[0]
+        return open_runner(engine.client.api, started.id, "session", timeout=limit)[0]
     except (docker.errors.DockerException, requests.RequestException, ConnectionError, OSError):
         return ExecSession(engine.client.api, started.id)
 

@@ -20,6 +20,7 @@ RECV_SIZE = 1 << 16
 # After a command's own process ends, docker exec waits up to 2 s for background processes that still hold its
 # output; a session does the same before it gives up on the shell and opens a new one.
 DRAIN_SECONDS = 2.0
+OPEN_SECONDS = 30.0  # for a new shell to answer; a session's own command timeout, when shorter, bounds it instead
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ class ShellSession:
             shell = _Shell(self.api, self.container_id, user)
             self.shells[user] = shell
             try:
-                probe = self._exchange(shell, "command -v cat >/dev/null && echo $$", time.monotonic() + 30)
+                opening = min(OPEN_SECONDS, self.timeout) if self.timeout else OPEN_SECONDS
+                probe = self._exchange(shell, "command -v cat >/dev/null && echo $$", time.monotonic() + opening)
             except (TimeoutError, ConnectionError, OSError) as exc:
                 self._drop(user, kill=False)
                 raise SessionUnavailable(f"no shell session: {exc}") from None

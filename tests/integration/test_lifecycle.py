@@ -87,6 +87,22 @@ def test_a_hanging_readiness_command_ends_at_the_deadline(tmp_path: Path, base_i
     assert "not ready after 2s" in env["error"] and "the check itself did not finish" in env["error"]
 
 
+def test_a_readiness_shell_that_never_answers_ends_at_the_deadline(tmp_path: Path,
+                                                                  base_images: dict[str, str]) -> None:
+    # Once the container runs, its /bin/sh is a script that sleeps: the readiness shell opens but never answers.
+    hang = "rm /bin/sh; printf '#!/bin/busybox ash\\nexec sleep 600\\n' >/bin/sh; chmod +x /bin/sh; exec sleep 3600"
+    _matrix(tmp_path, base_images["busybox"], f"""
+            run: {{command: ["sh", "-c", "{hang}"]}}
+            wait_for: {{port: 7777, timeout: 3}}
+    """)
+    began = time.monotonic()
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    took = time.monotonic() - began
+    assert ran.rc == 4, ran.explain()
+    assert "not ready after 3s waiting for port 7777" in ran.results["environments"]["only"]["error"]  # type: ignore[index]
+    assert took < 25, f"the wait took {took:.1f}s: opening the readiness shell outlived wait_for.timeout"
+
+
 def test_wait_for_healthcheck(tmp_path: Path, base_images: dict[str, str]) -> None:
     _matrix(tmp_path, base_images["busybox"], """
             run:

@@ -9,6 +9,10 @@ slowest environment run alone (matrix wall time; with the machine's busy CPU-sec
 while shipping).
 Each timed `porttest run` follows one untimed run of the same suite (pytest's assertion-rewrite cache is warm, as on
 any second run; the first run of a new suite pays about 1-2 s more here).
+pytest loads no third-party plugins in these runs, porttest's or the anchor's (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1,
+with `-p testinfra.plugin` for the anchor), as in a virtualenv that holds porttest and its dependencies alone: the
+dev venv this runs from also holds hypothesis, whose plugin imports all of hypothesis at the end of every pytest
+process. One more baseline matrix runs with the venv's plugins, to show what such a plugin costs.
 Writes benchmarks/results/latest.json and prints a Markdown table.
 """
 
@@ -131,12 +135,22 @@ class Timed:
     results: dict[str, Any]
 
 
-def porttest_run(folder: Path, *args: str) -> Timed:
+def pytest_env(plugins: bool = False) -> dict[str, str]:
+    """The environment of every timed run: without the venv's third-party pytest plugins, unless asked."""
+    env = dict(os.environ)
+    if plugins:
+        env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    else:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+def porttest_run(folder: Path, *args: str, plugins: bool = False) -> Timed:
     results = folder / f"r-{uuid.uuid4().hex[:6]}.json"
     cpu = machine_cpu_s()
     began = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", str(results), *args],
-                          cwd=folder, capture_output=True, text=True)
+                          cwd=folder, capture_output=True, text=True, env=pytest_env(plugins))
     wall = time.perf_counter() - began
     cpu = machine_cpu_s() - cpu
     if proc.returncode != 0:
@@ -156,8 +170,8 @@ def suite_300(client: docker.DockerClient, folder: Path) -> dict[str, Any]:
     try:
         began = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "pytest", "suite", f"--hosts=docker://{name}", "-q",
-                               "-p", "no:cacheprovider", "-c", "pytest.ini"], cwd=folder, capture_output=True,
-                              text=True)
+                               "-p", "testinfra.plugin", "-p", "no:cacheprovider", "-c", "pytest.ini"], cwd=folder,
+                              capture_output=True, text=True, env=pytest_env())
         theirs = time.perf_counter() - began
         assert proc.returncode == 0, proc.stdout[-2000:]
     finally:
@@ -166,11 +180,12 @@ def suite_300(client: docker.DockerClient, folder: Path) -> dict[str, Any]:
             "ratio": round(ours / theirs, 3)}
 
 
-def parallel(folder: Path, workload: str, repeat: int = 5) -> dict[str, Any]:
+def parallel(folder: Path, workload: str, repeat: int = 5, plugins: bool = False) -> dict[str, Any]:
     """A 3-environment matrix against its slowest environment run alone.
 
     `checks300` is CPU-bound end to end (300 checks, nothing to wait for); `baseline` is the shipped baseline suite
-    with a service that takes a second to become ready, the shape of a typical pipeline check.
+    with a service that takes a second to become ready, the shape of a typical pipeline check. `plugins`: with the
+    venv's third-party pytest plugins.
     """
     envs = {"local": "", "readonly": ", read_only: true, tmpfs: {/tmp: ''}", "limited": ", mem_limit: 256m, cpus: 1"}
     if workload == "checks300":
@@ -182,20 +197,21 @@ def parallel(folder: Path, workload: str, repeat: int = 5) -> dict[str, Any]:
         body = "".join(f"  {name}: {{wait_for: {{port: 8080}}, run: {{{service}{extra}}}}}\n"
                        for name, extra in envs.items())
         (folder / "matrix.yaml").write_text(f"version: 1\nimage: {IMAGE}\nsuites: [suite]\nenvironments:\n{body}")
-    porttest_run(folder)  # warm-up: caches, page cache, the engine's first container of this image
+    porttest_run(folder, plugins=plugins)  # warm-up: caches, page cache, the engine's first container of this image
     # Medians of interleaved repeats: one run of each is at the mercy of whatever else the 2 cores are doing.
     runs: dict[str, list[Timed]] = {name: [] for name in [*envs, "matrix"]}
     for _ in range(repeat):
         for name in envs:
-            runs[name].append(porttest_run(folder, "-e", name))
-        runs["matrix"].append(porttest_run(folder))
+            runs[name].append(porttest_run(folder, "-e", name, plugins=plugins))
+        runs["matrix"].append(porttest_run(folder, plugins=plugins))
     alone = {name: statistics.median(run.wall for run in runs[name]) for name in envs}
     matrix_runs = runs["matrix"]
     together = statistics.median(run.wall for run in matrix_runs)
     slowest = max(alone.values())
     cores = len(os.sched_getaffinity(0))
     matrix_cpu = statistics.median(run.cpu for run in matrix_runs)
-    return {"workload": workload, "repeats": repeat, "alone_s": {k: round(v, 2) for k, v in alone.items()},
+    label = workload + (", with the venv's pytest plugins" if plugins else "")
+    return {"workload": label, "repeats": repeat, "alone_s": {k: round(v, 2) for k, v in alone.items()},
             "matrix_s": round(together, 2), "matrix_runs_s": [round(run.wall, 2) for run in matrix_runs],
             "ratio_to_slowest": round(together / slowest, 3),
             "alone_cpu_s": {k: round(statistics.median(run.cpu for run in runs[k]), 2) for k in envs},
@@ -295,8 +311,10 @@ def main() -> int:
         if "suite" not in args.skip:
             out["suite_300"] = suite_300(client, Path(tmp) / "suite300")
         if "parallel" not in args.skip:
-            out["parallel"] = [parallel(Path(tmp) / f"parallel-{w}", w, 3 if args.quick else 7)
+            repeat_matrix = 3 if args.quick else 7
+            out["parallel"] = [parallel(Path(tmp) / f"parallel-{w}", w, repeat_matrix)
                                for w in ("baseline", "checks300")]
+            out["parallel"].append(parallel(Path(tmp) / "parallel-plugins", "baseline", repeat_matrix, plugins=True))
         if "cold" not in args.skip:
             out["cold_start"] = cold_start(repeat)
         if "ship" not in args.skip:

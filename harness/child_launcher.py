@@ -16,10 +16,16 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 SERVER = Path(__file__).with_name("child_server.py")
-# A plain child ends as a forked one does: when pytest.main returns, not when a thread a test left running does.
+# A plain child ends as a forked one does: when pytest.main returns, not when a thread a test left running does. Its
+# first argument is porttest's PID: killed outright (SIGKILL, the OOM killer), porttest takes the child with it, as
+# the fork server's stdin closing takes forked ones (PR_SET_PDEATHSIG; the thread that started it waits for its end).
 RUN_ONCE = """import os, sys
 code = 70
 try:
+    import ctypes, signal
+    ctypes.CDLL(None, use_errno=True).prctl(1, ctypes.c_ulong(signal.SIGKILL))
+    if os.getppid() != int(sys.argv.pop(1)):
+        raise SystemExit(code)
     import pytest
     code = int(pytest.main(sys.argv[1:]))
 except SystemExit as exc:
@@ -148,8 +154,9 @@ class Launcher:
                 self.broken = True
         with open(log, "ab") as out:
             # A new session keeps the terminal's Ctrl-C away from the child; the parent stops it by PID.
-            return PlainChild([sys.executable, "-c", RUN_ONCE, *args], stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True, env=self.env)
+            return PlainChild([sys.executable, "-c", RUN_ONCE, str(os.getpid()), *args], stdout=out,
+                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd, start_new_session=True,
+                              env=self.env)
 
     def _start_server(self) -> None:
         try:

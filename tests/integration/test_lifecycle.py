@@ -299,8 +299,9 @@ def _processes_marked(mark: str) -> list[int]:
     return found
 
 
+@pytest.mark.parametrize("fork_server", ["1", "0"])
 def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_container(
-        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str]) -> None:
+        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str], fork_server: str) -> None:
     # SIGKILL (or the OOM killer) gives porttest no chance to clean up: its fork server and pytest children must
     # still end on their own, and `porttest clean` sweeps the container by its label.
     suite = '''
@@ -311,12 +312,12 @@ def test_after_porttest_is_killed_its_processes_end_and_clean_removes_its_contai
     '''
     _matrix(tmp_path, base_images["busybox"], f"            run: {{command: {SLEEPER}}}\n", suite=suite)
     mark = uuid.uuid4().hex
-    proc = _spawn_run(tmp_path, env={"PORTTEST_TEST_MARK": mark}, stdout=subprocess.DEVNULL,
-                      stderr=subprocess.DEVNULL)
+    proc = _spawn_run(tmp_path, env={"PORTTEST_TEST_MARK": mark, "PORTTEST_FORK_SERVER": fork_server},
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     container = _await_container(engine)
     run_id = container.labels[LABEL]
-    time.sleep(2.0)  # into the suites: the fork server and a pytest child are running
-    assert len(_processes_marked(mark)) >= 3  # porttest, its fork server, the pytest child
+    time.sleep(2.0)  # into the suites: the fork server (if any) and a pytest child are running
+    assert len(_processes_marked(mark)) >= (3 if fork_server == "1" else 2)  # porttest, [fork server,] pytest
     proc.kill()
     proc.wait()
     deadline = time.monotonic() + 20

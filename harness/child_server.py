@@ -28,19 +28,26 @@ PRELOAD = ("docker", "pytest", "_pytest.faulthandler", "_pytest.helpconfig", "_p
            "secrets", "xml.etree.ElementTree")
 
 
-def _defer_paramiko() -> None:
-    """As `import harness` does in porttest itself (harness.deferred_imports), without importing harness here."""
+_DEFERRED: Any = None  # harness/deferred_imports.py, once _preload has loaded it
+
+
+def _deferred_imports() -> Any:
+    """harness/deferred_imports.py, loaded by its path: this script must not import the harness package."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "deferred_imports.py")
     spec = importlib.util.spec_from_file_location("_porttest_deferred_imports", path)
     if spec is None or spec.loader is None:
-        return
+        return None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.defer("paramiko")
+    return module
 
 
 def _preload() -> None:
-    _defer_paramiko()
+    # The Docker SDK imports paramiko for ssh:// engines; each child imports it only if it needs it (see _child).
+    global _DEFERRED
+    _DEFERRED = _deferred_imports()
+    if _DEFERRED is not None:
+        _DEFERRED.defer("paramiko")
     for name in PRELOAD:
         with contextlib.suppress(ImportError):  # another pytest may lack one of its own plugins; the child copes
             importlib.import_module(name)
@@ -67,6 +74,8 @@ def _child(request: dict[str, Any]) -> None:
         os.environ.update(request["env"])
         sys.argv = [sys.executable, "-m", "pytest", *request["args"]]
         sys.path.insert(0, request["cwd"])  # as `python -m pytest` would have it
+        if _DEFERRED is not None:  # suites may import paramiko's submodules, which a stand-in would run twice
+            _DEFERRED.release("paramiko")
         import pytest
 
         code = int(pytest.main(request["args"]))

@@ -134,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> None:
     """The `porttest` command: main(), then exit at once. By then every container, child and server porttest started
     is gone and its output is flushed; Python's own teardown of the heap would add a quarter second to every run."""
+    from harness import deferred_imports
+
+    # Before any harness module imports the Docker SDK, which imports paramiko for ssh:// engines whether or not
+    # an environment uses one; harness.ssh_transport loads it when one does. This process runs no user code.
+    deferred_imports.defer("paramiko")
     code = main()
     logging = sys.modules.get("logging")  # flush log handlers, if anything logged (--help never imports logging)
     if logging is not None:

@@ -1,4 +1,8 @@
-"""Modules imported on first use: the Docker SDK imports paramiko (0.3 CPU-s here) that only ssh:// engines use."""
+"""Modules imported on first use: the Docker SDK imports paramiko (0.3 CPU-s here) that only ssh:// engines use.
+
+For processes that run no user code (porttest itself, the fork server before it forks): a stand-in serves code that
+imports the module by its top-level name, as the SDK does, but the first `import paramiko.sub` through it would run
+that submodule twice. Forked pytest children therefore release the stand-in before running any suite."""
 
 from __future__ import annotations
 
@@ -20,18 +24,28 @@ class _Deferred(types.ModuleType):
     `import paramiko` gets this stand-in without loading anything."""
 
     def __getattr__(self, attr: str) -> Any:
-        name = self.__name__
-        with _LOCK:
-            if sys.modules.get(name) is self:
-                del sys.modules[name]
-                try:
-                    real = importlib.import_module(name)
-                except BaseException:
-                    sys.modules[name] = self
-                    raise
-                self.__dict__.update(real.__dict__)
-                self.__dict__[_MARK] = False
-        return getattr(importlib.import_module(name), attr)
+        return getattr(_real(self), attr)
+
+
+def _real(stub: _Deferred) -> types.ModuleType:
+    """The module itself, imported now if the stand-in still holds its place (errors propagate)."""
+    name = stub.__name__
+    with _LOCK:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+            try:
+                real = importlib.import_module(name)
+            except BaseException:
+                sys.modules[name] = stub
+                raise
+            stub.__dict__.update(real.__dict__)
+            stub.__dict__[_MARK] = False
+    return importlib.import_module(name)
+
+
+def _stand_in(name: str) -> bool:
+    module = sys.modules.get(name)
+    return module is not None and bool(vars(module).get(_MARK, False))
 
 
 def defer(name: str) -> None:
@@ -48,13 +62,23 @@ def defer(name: str) -> None:
         sys.modules[name] = stub
 
 
+def release(name: str) -> None:
+    """Drop a stand-in from sys.modules: the next `import name` imports the module itself, and code that holds
+    the stand-in reaches that module through it."""
+    with _LOCK:
+        if _stand_in(name):
+            del sys.modules[name]
+
+
 def loaded(name: str) -> bool:
     """Whether `name` has really been imported (so objects of its classes can exist)."""
-    module = sys.modules.get(name)
-    return module is not None and not vars(module).get(_MARK, False)
+    return name in sys.modules and not _stand_in(name)
 
 
 def load(name: str) -> None:
-    """Import `name` now, stand-in or not (before threads may reach it at once)."""
-    if not loaded(name):
-        getattr(sys.modules.get(name) or importlib.import_module(name), "__file__", None)
+    """Import `name` now, stand-in or not (before threads may reach it at once); its import errors propagate."""
+    module = sys.modules.get(name)
+    if isinstance(module, _Deferred):
+        _real(module)
+    else:
+        importlib.import_module(name)

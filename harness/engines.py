@@ -11,7 +11,6 @@ import docker
 import docker.errors
 import docker.tls
 import docker.utils
-import paramiko
 import requests
 
 from harness import deferred_imports, ssh_transport
@@ -184,7 +183,11 @@ def connect(spec: EngineSpec, timeout: float | None = None) -> Engine:
 def _connect_errors() -> tuple[type[BaseException], ...]:
     errors: tuple[type[BaseException], ...] = (docker.errors.DockerException, requests.RequestException, OSError)
     # paramiko's errors exist only once an ssh:// engine has loaded it (harness.deferred_imports).
-    return (*errors, paramiko.SSHException) if deferred_imports.loaded("paramiko") else errors
+    if not deferred_imports.loaded("paramiko"):
+        return errors
+    import paramiko
+
+    return (*errors, paramiko.SSHException)
 
 
 def short_reason(exc: BaseException) -> str:

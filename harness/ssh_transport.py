@@ -8,11 +8,11 @@ from urllib.parse import urlsplit
 
 import docker
 import docker.constants
-import paramiko
 import requests
 from docker.transport import SSHHTTPAdapter
 
 from harness import deferred_imports
+from harness.errors import EngineError
 
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 DIAL_STDIO = "docker system dial-stdio"
@@ -46,6 +46,8 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
             raise
 
     def _create_paramiko_client(self, base_url: str) -> None:
+        import paramiko
+
         super()._create_paramiko_client(base_url)  # ~/.ssh/config and ~/.ssh/known_hosts, as the SDK reads them
         if os.path.exists(GLOBAL_KNOWN_HOSTS):
             self.ssh_client.load_system_host_keys(GLOBAL_KNOWN_HOSTS)
@@ -60,6 +62,8 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
         self.ssh_params.update(timeout=wait, banner_timeout=wait, auth_timeout=wait)
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        import paramiko
+
         try:
             return super().send(request, *args, **kwargs)
         except paramiko.SSHException as exc:
@@ -74,6 +78,8 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
 
     def dial_stdio_error(self) -> tuple[str, int] | None:
         """Run the remote command with no input: (last stderr line, exit status) when it fails, else None."""
+        import paramiko
+
         transport = self.ssh_client.get_transport() if self.ssh_client else None
         if transport is None or not transport.is_active():
             return None
@@ -100,7 +106,11 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
 def open_client(base_url: str, version: str, timeout: float | None, known_hosts: str | None,
                 identity: str | None) -> docker.DockerClient:
     """A DockerClient on a verified SSH connection (connects now, so host key and login problems show here)."""
-    deferred_imports.load("paramiko")  # here, once, before environments' threads reach it at the same time
+    try:
+        deferred_imports.load("paramiko")  # here, once, before environments' threads reach it at the same time
+    except ImportError as exc:
+        raise EngineError(f"ssh:// engines need paramiko, which cannot be imported: {exc}",
+                          hint="reinstall porttest's dependencies (pip install --force-reinstall porttest)") from None
     # use_ssh_client=True makes the SDK build a shell-out adapter that does not connect; ours replaces it.
     client = docker.DockerClient(base_url=base_url, version=version, timeout=timeout, use_ssh_client=True)
     try:
@@ -119,6 +129,8 @@ def describe(exc: BaseException, host: str | None) -> tuple[str, str] | None:
     """(reason, hint) for SSH-level failures; None for anything else."""
     if not deferred_imports.loaded("paramiko"):  # no SSH connection was tried, so no SSH error can exist
         return None
+    import paramiko
+
     where = _keyscan_target(host)
     if isinstance(exc, requests.ConnectionError) and isinstance(exc.__cause__, paramiko.SSHException):
         exc = exc.__cause__

@@ -17,6 +17,7 @@ LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR
 STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "red bold", "xfailed": "yellow",
           "xpassed": "yellow", "missing": "dim"}
 GAP = "   "  # between the grid's columns, as between the environments table's
+MIN_TEST_WIDTH = 12
 VERDICT_TEXT = {
     "parity": "PARITY: every test behaved the same in every environment",
     "failed": "FAILED: the suites failed, the same way in every environment",
@@ -59,7 +60,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
             if env.hint:
                 console.print(Text(f"{env.name}: hint: {env.hint}"))
     if result.tests:
-        console.print(_matrix(result, width))
+        # Lines are laid out to `width` already; one that cannot fit stays whole rather than being re-wrapped.
+        console.print(_matrix(result, width), no_wrap=True, overflow="ignore", crop=False)
     divergent = result.divergent
     if divergent:
         console.print(Text("Divergences", style="bold"))
@@ -107,10 +109,15 @@ def _matrix(result: RunResult, width: int) -> Text:
     names = [n for n, e in result.environments.items() if e.status == "ok"]
     widths = [max(len(name), *map(len, LABELS.values())) for name in names]
     columns = sum(len(GAP) + w for w in widths)
-    test_width = max(20, min(width - 2 - len(GAP) - columns, max((len(row.id) for row in result.tests), default=4)))
+    longest = max(4, *(len(row.id) for row in result.tests))
+    # The test column takes what the environments leave, folding ids longer than that; never under MIN_TEST_WIDTH,
+    # so that many wide environment columns make a line wider than the console rather than an unreadable column.
+    test_width = min(longest, max(width - 2 - len(GAP) - columns, MIN_TEST_WIDTH))
     heads = "".join(GAP + name.ljust(w) for name, w in zip(names, widths, strict=True))
     header = "  " + GAP + "test".ljust(test_width) + heads
-    grid = Text(header.rstrip() + "\n" + "\u2500" * min(width, len(header)) + "\n", no_wrap=True, overflow="ignore")
+    grid = Text()
+    grid.append(header.rstrip() + "\n", style="bold")
+    grid.append("\u2500" * min(width, len(header.rstrip())) + "\n")
     for row in result.tests:
         style = "" if row.same else "bold"
         pieces = [row.id[i:i + test_width] for i in range(0, len(row.id), test_width)] or [""]

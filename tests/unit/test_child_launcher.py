@@ -86,6 +86,23 @@ def test_a_child_holds_none_of_the_descriptors_the_server_watches_its_siblings_w
         first.wait(10)
 
 
+def test_a_forked_child_imports_paramiko_only_when_its_suite_does_and_then_once(tmp_path: Path,
+                                                                              launcher: Launcher) -> None:
+    # The server holds paramiko back (harness.deferred_imports); a suite that imports one of its submodules first
+    # must get the one real module, shared with the Docker SDK's reference to it.
+    folder = _suite(tmp_path / "s", "import sys\n\ndef test_paramiko():\n"
+                                    "    assert 'paramiko.transport' not in sys.modules\n"
+                                    "    from paramiko.ssh_exception import SSHException\n"
+                                    "    import paramiko\n"
+                                    "    from docker.transport import sshconn\n"
+                                    "    assert SSHException is paramiko.SSHException\n"
+                                    "    assert sshconn.paramiko.SSHException is SSHException\n")
+    child = launcher.start(["-q", "-p", "no:cacheprovider", "-p", "no:testinfra", "-c", str(folder / "pytest.ini"),
+                            "."], folder, tmp_path / "child.log")
+    assert isinstance(child, ForkedChild)
+    assert child.wait(60) == 0, (tmp_path / "child.log").read_text()
+
+
 def _servers_of_this_process() -> list[int]:
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

@@ -174,3 +174,15 @@ def test_grid_header_names_every_environment_over_its_column() -> None:
     header, row = line_with(text, "     test "), line_with(text, "t::x")
     assert header.index("a-very-long-environment-name") == row.index("PASS")
     assert header.index(" b") + 1 == row.index("XPASS")
+
+
+def test_environment_columns_wider_than_the_console_stay_on_their_row() -> None:
+    names = [f"alpine-3-20-docker{i}" for i in range(3)]
+    text = render(build(*(ok(name, ("suite/test_long_name.py::test_something_long", "passed"), ("t::x", "passed"))
+                          for name in names)), width=80)
+    header = line_with(text, "     test ")
+    assert header.split()[1:] == names  # one line, however wide
+    row = line_with(text, "t::x")
+    assert row.split()[1:] == ["PASS"] * 3
+    folded = line_with(text, "suite/test_l")
+    assert folded.split()[-3:] == ["PASS"] * 3 and len(folded.split()[0]) == 12  # the narrowest test column

@@ -122,3 +122,14 @@ def test_a_pytest_child_imports_paramiko_only_for_an_ssh_engine() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout.split()
     assert out == ["False"]
+
+
+def test_an_ssh_engine_names_a_paramiko_that_cannot_be_imported() -> None:
+    script = ("import sys; from harness import deferred_imports; deferred_imports.defer('paramiko'); "
+              "sys.modules['cryptography'] = None; "  # a broken install: paramiko's own imports fail
+              "from harness import engines; from harness.errors import EngineError\n"
+              "try:\n    engines.reopen({'host': 'ssh://nobody@127.0.0.1:1', 'api_version': '1.41'}, timeout=1)\n"
+              "except EngineError as exc:\n    print(exc.message)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert out.startswith("ssh:// engines need paramiko, which cannot be imported:"), out

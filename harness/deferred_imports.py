@@ -71,14 +71,20 @@ def release(name: str) -> None:
 
 
 def loaded(name: str) -> bool:
-    """Whether `name` has really been imported (so objects of its classes can exist)."""
-    return name in sys.modules and not _stand_in(name)
+    """Whether `name` has really been imported (so objects of its classes can exist); not when its import is
+    blocked (None in sys.modules) or a stand-in still holds its place."""
+    module = sys.modules.get(name)
+    return module is not None and not vars(module).get(_MARK, False)
 
 
 def load(name: str) -> None:
-    """Import `name` now, stand-in or not (before threads may reach it at once); its import errors propagate."""
-    module = sys.modules.get(name)
-    if isinstance(module, _Deferred):
-        _real(module)
-    else:
-        importlib.import_module(name)
+    """Import `name` now, stand-in or not (before threads may reach it at once); its import errors propagate, to
+    every caller that finds it still not loaded."""
+    with _LOCK:
+        module = sys.modules.get(name)
+        if isinstance(module, _Deferred):
+            _real(module)
+        else:
+            importlib.import_module(name)
+        if not loaded(name):
+            raise ImportError(f"{name} could not be imported", name=name)

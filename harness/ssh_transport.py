@@ -108,7 +108,7 @@ def open_client(base_url: str, version: str, timeout: float | None, known_hosts:
     """A DockerClient on a verified SSH connection (connects now, so host key and login problems show here)."""
     try:
         deferred_imports.load("paramiko")  # here, once, before environments' threads reach it at the same time
-    except ImportError as exc:
+    except Exception as exc:  # noqa: BLE001 - ImportError, or whatever a broken install raises on import
         raise EngineError(f"ssh:// engines need paramiko, which cannot be imported: {exc}",
                           hint="reinstall porttest's dependencies (pip install --force-reinstall porttest)") from None
     # use_ssh_client=True makes the SDK build a shell-out adapter that does not connect; ours replaces it.

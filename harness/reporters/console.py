@@ -109,7 +109,7 @@ def _matrix(result: RunResult, width: int) -> Text:
     names = [n for n, e in result.environments.items() if e.status == "ok"]
     widths = [max(len(name), *map(len, LABELS.values())) for name in names]
     columns = sum(len(GAP) + w for w in widths)
-    longest = max(4, *(len(row.id) for row in result.tests))
+    longest = max([4, *(len(row.id) for row in result.tests)])
     # The test column takes what the environments leave, folding ids longer than that; never under MIN_TEST_WIDTH,
     # so that many wide environment columns make a line wider than the console rather than an unreadable column.
     test_width = min(longest, max(width - 2 - len(GAP) - columns, MIN_TEST_WIDTH))

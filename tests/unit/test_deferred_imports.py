@@ -133,3 +133,10 @@ def test_an_ssh_engine_names_a_paramiko_that_cannot_be_imported() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.startswith("ssh:// engines need paramiko, which cannot be imported:"), out
+
+
+def test_a_blocked_module_is_not_loaded_and_load_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "porttest_deferred_blocked", None)  # how Python marks an import as blocked
+    assert not deferred_imports.loaded("porttest_deferred_blocked")
+    with pytest.raises(ImportError):
+        deferred_imports.load("porttest_deferred_blocked")

@@ -100,14 +100,15 @@ def _cpus(text: str | None) -> float | None:
         return None
 
 
-_ID_FIELD = re.compile(r"(\w+)=(\S*)")
+# A value runs to the next space outside parentheses: names (sssd, AD) may hold spaces, `groups=513(domain users)`.
+_ID_FIELD = re.compile(r"(\w+)=((?:\([^)]*\)|[^\s(])*)")
 _ID_ENTRY = re.compile(r"(\d+)(?:\((.*)\))?$")
 
 
-def _id_fields(text: str) -> dict[str, str]:
+def _id_fields(text: str) -> tuple[dict[str, str], list[str]]:
     """`id`'s one line (`uid=0(root) gid=0(root) groups=0(root),1(bin)`, the same on busybox) as the values that
-    `id -u`, `id -g`, `id -un`, `id -gn`, `id -G` and `id -Gn` print: effective IDs, and the number where a
-    name is missing (as coreutils and busybox both print it)."""
+    `id -u`, `id -g`, `id -un`, `id -gn` and `id -G` print, and the group names `id -Gn` prints (a list: a name
+    may hold a space): effective IDs, and the number where a name is missing (as coreutils and busybox print it)."""
     fields = dict(_ID_FIELD.findall(text))
     entries: dict[str, tuple[str, str]] = {}
     for key in ("uid", "gid"):
@@ -127,8 +128,7 @@ def _id_fields(text: str) -> dict[str, str]:
         out["group"] = entries["gid"][1]
     if groups:
         out["groups"] = " ".join(number for number, _ in groups)
-        out["group_names"] = " ".join(name for _, name in groups)
-    return out
+    return out, [name for _, name in groups]
 
 
 def parse_facts(output: str) -> dict[str, Any]:
@@ -143,7 +143,8 @@ def parse_facts(output: str) -> dict[str, Any]:
             multi.setdefault(key, []).append(value)
         else:
             single.setdefault(key, value)
-    for key, value in _id_fields(single.get("id", "")).items():
+    id_fields, id_group_names = _id_fields(single.get("id", ""))
+    for key, value in id_fields.items():
         single.setdefault(key, value)
     if "cpu_quota" in single and "cpu_period" in single:
         single.setdefault("cpu_max", f"{single['cpu_quota']} {single['cpu_period']}")
@@ -152,7 +153,7 @@ def parse_facts(output: str) -> dict[str, Any]:
         "uid": _int(single.get("uid")), "gid": _int(single.get("gid")),
         "name": single.get("user") or None, "group": single.get("group") or None,
         "groups": [int(g) for g in single.get("groups", "").split() if g.isdigit()],
-        "group_names": single.get("group_names", "").split(),
+        "group_names": single["group_names"].split() if "group_names" in single else id_group_names,
     }
     facts["kernel"] = single.get("kernel") or None
     facts["arch"] = single.get("arch") or None

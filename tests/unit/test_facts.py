@@ -40,6 +40,10 @@ def test_one_id_line_gives_what_six_id_calls_give() -> None:
     assert (user["uid"], user["name"], user["groups"]) == (1000, "app", [0])
     assert parse_facts("id=\n")["user"] == {"uid": None, "gid": None, "name": None, "group": None, "groups": [],
                                             "group_names": []}
+    # Directory services (sssd, AD) give names with spaces; `id` prints them as they are.
+    user = parse_facts("id=uid=1000(ad user) gid=513(domain users) groups=513(domain users),27(sudo)\n")["user"]
+    assert user == {"uid": 1000, "gid": 513, "name": "ad user", "group": "domain users", "groups": [513, 27],
+                    "group_names": ["domain users", "sudo"]}
 
 
 def test_cgroup_v1_quota_from_its_own_lines() -> None:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 
 import docker  # noqa: E402
 
-from harness.session import ExecSession, ShellSession  # noqa: E402
+from porttest.engine.session import ExecSession, ShellSession  # noqa: E402
 
 IMAGE = "porttest-base/debian:bookworm"
 LABELS = {"io.porttest.test": "benchmark"}
@@ -60,7 +60,7 @@ def per_check(client: docker.DockerClient, repeat: int) -> dict[str, Any]:
     """One container, three ways to run `host.file('/etc/passwd').exists`-sized checks."""
     import testinfra
 
-    from harness.backend import PorttestBackend
+    from porttest.child.backend import PorttestBackend
 
     name = f"porttest-bench-{uuid.uuid4().hex[:8]}"
     container = client.containers.run(IMAGE, ["sleep", "3600"], name=name, detach=True, labels=LABELS)
@@ -149,7 +149,7 @@ def porttest_run(folder: Path, *args: str, plugins: bool = False) -> Timed:
     results = folder / f"r-{uuid.uuid4().hex[:6]}.json"
     cpu = machine_cpu_s()
     began = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "harness", "run", "matrix.yaml", "--json", str(results), *args],
+    proc = subprocess.run([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", str(results), *args],
                           cwd=folder, capture_output=True, text=True, env=pytest_env(plugins))
     wall = time.perf_counter() - began
     cpu = machine_cpu_s() - cpu
@@ -222,7 +222,7 @@ def parallel(folder: Path, workload: str, repeat: int = 5, plugins: bool = False
 
 def cold_start(repeat: int) -> dict[str, Any]:
     exe = shutil.which("porttest") or ""
-    argv = [exe, "--help"] if exe else [sys.executable, "-m", "harness", "--help"]
+    argv = [exe, "--help"] if exe else [sys.executable, "-m", "porttest", "--help"]
     times = []
     for _ in range(repeat):
         began = time.perf_counter()
@@ -236,10 +236,10 @@ def cold_start(repeat: int) -> dict[str, Any]:
 SHIP_PROBE = """
 import json, resource, sys
 sys.path.insert(0, sys.argv[1])
-from harness.config import EngineSpec, ImageSpec, TLSSpec
-from harness.engines import connect
-from harness.image import resolve
-from harness.shipping import Shipper
+from porttest.config import EngineSpec, ImageSpec, TLSSpec
+from porttest.engine.connect import connect
+from porttest.engine.image import resolve
+from porttest.engine.shipping import Shipper
 spec = json.loads(sys.argv[2])
 source = connect(EngineSpec())
 target = connect(EngineSpec(host=spec["host"], tls=TLSSpec(**spec["tls"])))

@@ -250,7 +250,7 @@ def porttest(*args: str, cwd: Path | None = None, env: dict[str, str] | None = N
         json_path = Path(args[args.index("--json") + 1])
         if not json_path.is_absolute():
             json_path = Path(cwd or REPO) / json_path
-    proc = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd or REPO, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "porttest", *args], cwd=cwd or REPO, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "NO_COLOR": "1", **(env or {})})
     results = json.loads(json_path.read_text()) if json_path and json_path.exists() else None
     return Ran(proc.returncode, proc.stdout, proc.stderr, results)

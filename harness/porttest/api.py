@@ -1,0 +1,269 @@
+"""The public entry points: validate, plan, run, compare-free core; the CLI only calls these."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from porttest import __version__
+from porttest.config import EngineSpec, Matrix, read_matrix
+from porttest.config.plan import Plan, make_plan
+from porttest.errors import Interrupted, PorttestError, ResultsError
+from porttest.results import combine
+from porttest.results.combine import Labelled
+from porttest.results.model import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
+from porttest.results.redact import redact_result
+
+if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
+    from porttest.engine.image import ResolvedImage
+    from porttest.run.launcher import Launcher
+    from porttest.run.progress import OnProgress
+
+
+def validate(path: str | os.PathLike[str]) -> Matrix:
+    """Read and validate a matrix file (ConfigError lists every problem with its YAML path and line)."""
+    return read_matrix(path)
+
+
+def plan(matrix: Matrix, only: Sequence[str] = ()) -> Plan:
+    """The cells a run would execute."""
+    return make_plan(matrix, only)
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A finished (or interrupted) run: the result, and the signal that stopped it, if any."""
+
+    result: RunResult
+    interrupted: Interrupted | None = None
+    forced: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return self.interrupted.exit_code if self.interrupted else self.result.exit_code
+
+
+def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
+        keep_workdir: bool = False, build: bool = True, jobs: int | None = None) -> RunOutcome:
+    """Resolve the image once, run the environments in parallel (at most `jobs` at once; all when None), and return
+    the verdict with its evidence."""
+    from porttest.run.launcher import Launcher, child_env
+    from porttest.run.progress import guarded
+
+    cells = make_plan(matrix, only)
+    run_id = new_run_id()
+    workdir = Path(tempfile.mkdtemp(prefix=f"porttest-{run_id}-"))
+    launcher = Launcher(child_env(), workdir / "fork-server.log")
+    # The pytest fork server imports pytest and the Docker SDK while this process imports its engine layers and
+    # resolves the image: on a busy machine, the second core would otherwise idle through that.
+    launcher.warm_up()
+    try:
+        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build, jobs)
+    finally:
+        launcher.close()
+        if not keep_workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Launcher, notify: OnProgress,
+         keep_workdir: bool, build: bool, jobs: int | None) -> RunOutcome:
+    from porttest.engine.connect import connect
+    from porttest.engine.image import resolve
+    from porttest.engine.shipping import Shipper
+    from porttest.run.cells import RunContext, run_cells
+    from porttest.run.progress import Progress
+    from porttest.run.tracker import Tracker
+
+    started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    began = time.monotonic()
+    extra: dict[str, Any] = {"run_id": run_id, "porttest_version": __version__, "started_at": started_at,
+                             "warnings": tuple(matrix.warnings())}
+    ref = matrix.image.ref
+    try:
+        for name in cells.names:
+            notify(Progress(name, "image", "resolving" if matrix.image.build is None else "building"))
+        source = connect(EngineSpec())
+        try:
+            image = resolve(source, matrix.image, build=build)
+        except BaseException:
+            source.close()
+            raise
+    except PorttestError as exc:
+        envs = {name: EnvironmentResult(name=name, status="error", error=exc.message, hint=exc.hint, phase="image")
+                for name in cells.names}
+        return RunOutcome(redact_result(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
+                                                 **extra), matrix.secret_values))
+    except Interrupted as early:
+        envs = {name: _interrupted(name, early) for name in cells.names}
+        return RunOutcome(assemble(ImageIdentity(ref=ref, id=None), envs, duration=_since(began),
+                                   interrupted=True, **extra), early)
+
+    identity = _identity(ref, image)
+    if matrix.image.verify:
+        from porttest.run.verify_hooks import run_hooks
+
+        for name in cells.names:
+            notify(Progress(name, "verify", f"{len(matrix.image.verify)} hook(s)"))
+        try:
+            checks = run_hooks(matrix.image.verify, {"ref": ref, "id": image.id, "digest": image.digest},
+                               matrix.base_dir)
+        except Interrupted as early:
+            source.close()
+            envs = {name: _interrupted(name, early) for name in cells.names}
+            return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), interrupted=True,
+                                                     **extra), matrix.secret_values), early)
+        except BaseException:
+            source.close()
+            raise
+        identity = identity.model_copy(update={"verify": checks})
+        failed = next((c for c in checks if not c.passed), None)
+        if failed is not None:
+            source.close()
+            why = f"exit {failed.exit_code}" if failed.exit_code is not None else failed.error
+            envs = {name: EnvironmentResult(
+                name=name, status="error", phase="verify",
+                error=f"not run: image.verify hook {failed.name} failed ({why})",
+                hint="the image did not pass the matrix's verify hooks; see image.verify in the results")
+                for name in cells.names}
+            return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), **extra),
+                                            matrix.secret_values))
+
+    tracker = Tracker()
+    try:
+        ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
+                         launcher=launcher, workdir=workdir, base_dir=matrix.base_dir, tracker=tracker,
+                         on_progress=notify, keep_workdir=keep_workdir)
+        envs, signal_ = run_cells(cells, ctx, jobs)
+    finally:
+        source.close()
+    for name in cells.names:
+        if name not in envs:
+            envs[name] = _interrupted(name, signal_) if signal_ else EnvironmentResult(
+                name=name, status="error", error="the environment did not report", phase="unknown")
+    result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
+    return RunOutcome(redact_result(result, matrix.secret_values), signal_, forced=tracker.force.is_set())
+
+
+def _identity(ref: str | None, image: ResolvedImage) -> ImageIdentity:
+    return ImageIdentity(ref=ref, id=image.id, digest=image.digest, repo_digests=image.repo_digests,
+                         architecture=image.architecture, os=image.os, size=image.size, layers=image.layers)
+
+
+def _interrupted(name: str, signal_: Interrupted | None) -> EnvironmentResult:
+    why = f"interrupted by {signal_.signal_name}" if signal_ else "interrupted"
+    return EnvironmentResult(name=name, status="error", error=why, phase="interrupted")
+
+
+def _since(began: float) -> float:
+    return round(time.monotonic() - began, 3)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A porttest-labelled container found on an engine by `clean`."""
+
+    environment: str
+    engine: str
+    id: str
+    name: str
+    run_id: str
+    removed: bool
+
+
+def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None,
+          older_than: float | None = None) -> list[Leftover]:
+    """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled.
+
+    Containers of a porttest run that is still alive on this machine are left alone, and with `older_than`
+    (seconds) so are containers created more recently than that.
+    """
+    from porttest.engine.connect import connect
+
+    found: list[Leftover] = []
+    seen_daemons: set[str] = set()
+    for name, env in matrix.environments.items():
+        try:
+            engine = connect(env.engine)
+        except PorttestError as exc:
+            if on_error:
+                on_error(f"{name}: {exc.message}")
+            continue
+        try:
+            if engine.endpoint in seen_daemons:
+                continue
+            seen_daemons.add(engine.endpoint)
+            found.extend(_sweep(name, engine, dry_run, older_than, on_error))
+        finally:
+            engine.close()
+    return found
+
+
+def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
+           on_error: Callable[[str], None] | None) -> list[Leftover]:
+    import docker.errors
+    import requests
+
+    from porttest.engine import container as containers
+    from porttest.engine.connect import short_reason
+
+    found: list[Leftover] = []
+    try:
+        leftovers = containers.find_leftovers(engine)
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        if on_error:
+            on_error(f"{name}: cannot list containers on {engine.endpoint}: {short_reason(exc)}")
+        return found
+    now = datetime.now(UTC)
+    for item in leftovers:
+        labels = item.get("Labels") or {}
+        if containers.owner_alive(labels):
+            continue
+        created = containers.created_at(labels)
+        if older_than is not None and created is not None and (now - created).total_seconds() < older_than:
+            continue
+        if not dry_run:
+            try:
+                containers.remove(engine, item["Id"])
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                if on_error:
+                    on_error(f"{name}: cannot remove {item['Id'][:12]}: {short_reason(exc)}")
+                continue
+        shown = (item.get("Names") or ["?"])[0].lstrip("/")
+        found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
+                              labels.get(containers.LABEL_RUN, ""), not dry_run))
+    return found
+
+
+def load_results(paths: Sequence[str | os.PathLike[str]]) -> list[Labelled]:
+    """Read results files (schema porttest.results/1), each labelled by its file name."""
+    inputs = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ResultsError(f"cannot read {path}: {exc.strerror or exc}") from None
+        inputs.append(Labelled(path.stem, from_json(text, str(path))))
+    return inputs
+
+
+def merge(paths: Sequence[str | os.PathLike[str]]) -> RunResult:
+    """One verdict from per-environment results of one matrix (CI fan-out)."""
+    return combine.merge(load_results(paths))
+
+
+def compare(paths: Sequence[str | os.PathLike[str]], allow_different_image: bool = False) -> RunResult:
+    """A parity verdict across results recorded apart (the same image, unless allowed)."""
+    return combine.compare(load_results(paths), allow_different_image=allow_different_image)

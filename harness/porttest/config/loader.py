@@ -1,0 +1,414 @@
+"""Turn matrix.yaml text into a validated Matrix: extends, relative paths, and errors with YAML path and line."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from porttest.config.models import (
+    ENV_NAME,
+    CISpec,
+    EngineSpec,
+    Environment,
+    ImageSpec,
+    Matrix,
+    RegistryPush,
+    ShipViaRegistry,
+    SSHSpec,
+    TLSSpec,
+    VerifyHook,
+    WaitFor,
+    dangerous_options,
+)
+from porttest.config.run_options import KNOWN_RUN_NAMES, MANAGED_KWARGS, RunOptions
+from porttest.config.yaml_source import Located, Path_, dotted, load_yaml
+from porttest.errors import ConfigError, ConfigIssue
+
+_ENV_KEYS = set(Environment.model_fields) - {"name"}
+_TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
+SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
+_ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
+_SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
+_SECTION_MODELS: dict[str, type[BaseModel]] = {
+    "engine": EngineSpec, "tls": TLSSpec, "ssh": SSHSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
+    "registry": RegistryPush, "verify": VerifyHook, "ship": ShipViaRegistry,
+}
+
+_HINTS = {
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "int_from_float": "write a whole number",
+    "float_parsing": "write a number",
+    "list_type": "write a YAML list, e.g. [A, B]",
+    "dict_type": "write a mapping of key: value",
+    "model_type": "write a mapping of key: value",
+    "string_type": "write a string (quote it)",
+    "greater_than": "the value is too small",
+    "greater_than_equal": "the value is too small",
+    "less_than_equal": "the value is too large",
+}
+
+
+def read_matrix(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Matrix:
+    """Load and validate a matrix file; every problem is collected into one ConfigError."""
+    source = Path(path)
+    env = os.environ if env is None else env
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(ConfigIssue("", f"matrix file not found: {source}", "check the path", str(source))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(ConfigIssue("", f"cannot read matrix file: {exc}", None, str(source))) from None
+    return parse_matrix(text, source, env)
+
+
+def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
+    """Validate matrix text as if it were the file `source` (relative paths resolve against its folder)."""
+    source = source.absolute()
+    base = source.parent
+    doc = load_yaml(text, str(source), env)
+    issues: list[ConfigIssue] = list(doc.issues)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(ConfigIssue("", "the matrix must be a YAML mapping", "start with `version: 1`", doc.file, 1))
+    data: dict[str, Any] = dict(doc.data)
+    nul = [_issue(doc, where, "contains a NUL character", "remove the \\0 from the value")
+           for where in _nul_paths(data)]
+    if nul:
+        raise ConfigError(nul)
+    _unknown_keys(data, _TOP_KEYS, (), doc, issues, "top-level key")
+
+    image = data.get("image")
+    if isinstance(image, str):
+        data["image"] = {"ref": image}
+    elif isinstance(image, dict) and isinstance(image.get("build"), dict):
+        build = dict(image["build"])
+        if isinstance(build.get("context"), str):
+            build["context"] = _resolve(build["context"], base)
+        data["image"] = {**image, "build": build}
+
+    suites = data.get("suites")
+    if isinstance(suites, str):
+        suites = data["suites"] = [suites]
+    if isinstance(suites, list):
+        resolved = []
+        for i, suite in enumerate(suites):
+            if not isinstance(suite, str):
+                resolved.append(suite)
+                continue
+            path = _resolve(suite, base)
+            if not path.exists():
+                issues.append(_issue(doc, ("suites", i), f"suite path does not exist: {path}",
+                                     "give a test file or a folder of tests, relative to the matrix file"))
+            resolved.append(path)
+        data["suites"] = resolved
+
+    profiles: dict[str, list[Located]] = {}
+    envs = data.get("environments")
+    if isinstance(envs, dict):
+        merged_envs: dict[str, Any] = {}
+        for name, body in envs.items():
+            where: Path_ = ("environments", name)
+            if not ENV_NAME.match(name):
+                issues.append(_issue(doc, where, f"environment name {name!r} is not allowed",
+                                     "use letters, digits, '-', '_' or '.', starting with a letter or digit"))
+                continue
+            if body is None:
+                body = {}
+            if not isinstance(body, dict):
+                issues.append(_issue(doc, where, "an environment must be a mapping", "write `name: {}` for defaults"))
+                continue
+            body = _resolve_env_paths(body, base)
+            _unknown_keys(body, _ENV_KEYS, where, doc, issues, "environment key")  # profiles check their own
+            layers: list[Located] = []
+            merged = _apply_extends(body, base, env, where, doc, layers, issues, seen=(str(source),))
+            profiles[name] = layers
+            run = merged.get("run")
+            if isinstance(run, dict):
+                for key in run:
+                    if key in MANAGED_KWARGS:
+                        issues.append(_issue(doc, (*where, "run", key), f"`{key}` is managed by porttest",
+                                             "remove it: porttest names, detaches and removes its containers itself",
+                                             layers))
+                    elif key not in KNOWN_RUN_NAMES:
+                        issues.append(_issue(doc, (*where, "run", key), f"unknown run option `{key}`",
+                                             _suggest(key, KNOWN_RUN_NAMES,
+                                                      "keys under run: are Docker SDK containers.run() keyword names"),
+                                             layers))
+            # Unknown keys were reported where they were written; do not report them again from the merge.
+            merged_envs[name] = {**{k: v for k, v in merged.items() if k in _ENV_KEYS}, "name": name}
+        data["environments"] = merged_envs
+
+    data["source"] = source
+    data["base_dir"] = base
+    try:
+        matrix = Matrix.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(_from_pydantic(exc, data, doc, profiles))
+        matrix = None
+    if matrix is not None:
+        issues.extend(_after_validation(matrix, doc, profiles))
+    variables = dict(doc.variables)
+    for layers in profiles.values():
+        for layer in layers:
+            variables.update(layer.variables)
+    secret_values = _secret_values(variables, data.get("secrets"), env)
+    if secret_values:
+        issues = [_redact_issue(issue, secret_values) for issue in issues]
+    if any(i.path.startswith("environments.") for i in issues):
+        issues = [i for i in issues if not (i.path == "environments" and "at least one" in i.message)]
+    if issues:
+        raise ConfigError(_dedupe(issues))
+    assert matrix is not None
+    return matrix.model_copy(update={"secret_values": frozenset(secret_values)})
+
+
+def _secret_values(variables: Mapping[str, str], listed: object, env: Mapping[str, str]) -> set[str]:
+    """Values to redact: variables named under `secrets:`, and interpolated ones whose names look secret
+    (with the value actually used, a default included)."""
+    names = {v for v in variables if SECRET_NAME.search(v)}
+    if isinstance(listed, list):
+        names |= {str(n) for n in listed}
+    values = {variables.get(n) or env.get(n) or "" for n in names} | {env.get(n) or "" for n in names}
+    # Very short values would redact ordinary words everywhere; they are not worth hiding either.
+    return {v for v in values if len(v) >= 4}
+
+
+def _redact_issue(issue: ConfigIssue, values: set[str]) -> ConfigIssue:
+    message, hint = issue.message, issue.hint
+    for value in sorted(values, key=len, reverse=True):  # a secret containing another is masked whole
+        message = message.replace(value, "***")
+        hint = hint.replace(value, "***") if hint else hint
+    return ConfigIssue(issue.path, message, hint, issue.file, issue.line)
+
+
+def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Located]]) -> list[ConfigIssue]:
+    """Checks that need the merged environments: dangerous options need the matrix's consent.
+
+    TLS files are checked when an environment connects, not here: `run -e local` must not fail on the
+    certificates of an environment it does not run.
+    """
+    issues = []
+    for name, env in matrix.environments.items():
+        layers = profiles.get(name, [])
+        if not matrix.allow_privileged:
+            for key, what in dangerous_options(env.run):
+                issues.append(_issue(doc, ("environments", name, "run", key), f"refused: {what}",
+                                     "porttest never weakens isolation unless the matrix says `allow_privileged: "
+                                     "true` at the top level", layers))
+    return issues
+
+
+def _nul_paths(node: Any, where: Path_ = ()) -> list[Path_]:
+    """Where a string holds a NUL character (no path, name or command can, and the OS refuses them)."""
+    if isinstance(node, str):
+        return [where] if "\x00" in node else []
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _nul_paths(v, (*where, str(k)))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _nul_paths(v, (*where, i))]
+    return []
+
+
+def _resolve(value: str, base: Path) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make an environment's file paths absolute against the folder of the file that wrote them."""
+    body = dict(body)
+    extends = body.get("extends")
+    if isinstance(extends, str):
+        extends = [extends]
+    if isinstance(extends, list):
+        body["extends"] = [_resolve(e, base) if isinstance(e, str) else e for e in extends]
+    engine = body.get("engine")
+    if isinstance(engine, dict):
+        engine = dict(engine)
+        for section, keys in _ENGINE_PATHS.items():
+            if isinstance(engine.get(section), dict):
+                engine[section] = {k: _resolve(v, base) if k in keys and isinstance(v, str) else v
+                                   for k, v in engine[section].items()}
+        body["engine"] = engine
+    return body
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else (lists included) in `over` replaces `base`."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], where: Path_, doc: Located,
+                   layers: list[Located], issues: list[ConfigIssue], seen: tuple[str, ...]) -> dict[str, Any]:
+    extends = body.get("extends") or []
+    if not isinstance(extends, list):
+        issues.append(_issue(doc, (*where, "extends"), "`extends` must be a path or a list of paths"))
+        return body
+    merged: dict[str, Any] = {}
+    for i, profile_path in enumerate(extends):
+        if not isinstance(profile_path, Path):
+            issues.append(_issue(doc, (*where, "extends", i), "`extends` entries must be file paths"))
+            continue
+        if str(profile_path) in seen:
+            issues.append(_issue(doc, (*where, "extends", i), f"profile {profile_path} extends itself",
+                                 "remove the cycle between profiles"))
+            continue
+        try:
+            profile = load_yaml(profile_path.read_text(encoding="utf-8"), str(profile_path), env)
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
+            issues.append(_issue(doc, (*where, "extends", i), f"cannot read profile {profile_path}: {reason}",
+                                 "paths in extends are relative to the file that names them"))
+            continue
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        if not isinstance(profile.data, dict):
+            issues.append(ConfigIssue("", "a profile must be a mapping of environment keys", None, profile.file, 1))
+            continue
+        issues.extend(profile.issues)
+        nul = [_issue(profile, path, "contains a NUL character", "remove the \\0 from the value")
+               for path in _nul_paths(profile.data)]
+        if nul:
+            issues.extend(nul)
+            continue
+        profile_body = _resolve_env_paths(profile.data, profile_path.parent)
+        _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
+        nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
+                                (*seen, str(profile_path)))
+        layers.append(profile)  # after its own parents: layers run from weakest to strongest
+        merged = deep_merge(merged, nested)
+    own = {k: v for k, v in body.items() if k != "extends"}
+    result = deep_merge(merged, own)
+    if extends:
+        result["extends"] = [e for e in extends if isinstance(e, Path)]
+    return result
+
+
+def _unknown_keys(data: dict[str, Any], allowed: set[str], where: Path_, doc: Located,
+                  issues: list[ConfigIssue], what: str) -> None:
+    for key in data:
+        if key not in allowed:
+            issues.append(_issue(doc, (*where, key), f"unknown {what} `{key}`", _suggest(key, allowed)))
+
+
+def _suggest(key: str, allowed: set[str] | frozenset[str], fallback: str | None = None) -> str:
+    close = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.6)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return fallback or "allowed: " + ", ".join(sorted(allowed))
+
+
+def _issue(doc: Located, path: Path_, message: str, hint: str | None = None,
+           layers: list[Located] | None = None) -> ConfigIssue:
+    file, line = _locate(doc, path, layers or [])
+    return ConfigIssue(dotted(path), message, hint, file, line)
+
+
+def _locate(doc: Located, path: Path_, layers: list[Located]) -> tuple[str, int | None]:
+    """The file and line that wrote `path`: the matrix, unless a profile wrote more of it."""
+    best_file, best_depth, best_line = doc.file, -1, None
+    for end in range(len(path), -1, -1):
+        line = doc.lines.get(tuple(path[:end]))
+        if line is not None:
+            best_depth, best_line = end, line
+            break
+    if len(path) >= 2 and path[0] == "environments":
+        rest = path[2:]
+        for layer in reversed(layers):
+            for end in range(len(rest), 0, -1):
+                line = layer.lines.get(tuple(rest[:end]))
+                if line is not None and end + 2 > best_depth:
+                    best_file, best_depth, best_line = layer.file, end + 2, line
+                    break
+    return best_file, best_line
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
+    """Keep only the parts of a pydantic location that exist in the data (drops union branch names)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part in _known_fields(loc, out):
+            out.append(part)  # a missing required key: point at its parent's line but name it
+            node = None
+    return tuple(out)
+
+
+def _known_fields(loc: tuple[Any, ...], out: list[str | int]) -> set[str]:
+    last = next((p for p in reversed(out) if isinstance(p, str)), None)
+    model = _SECTION_MODELS.get(last or "")
+    if model is not None:
+        return set(model.model_fields)
+    if len(out) == 2 and out[0] == "environments":
+        return set(Environment.model_fields)
+    if not out:
+        return set(Matrix.model_fields)
+    if last == "run":
+        return set(RunOptions.model_fields)
+    return set()
+
+
+def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
+                   profiles: dict[str, list[Located]]) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors():
+        path = _data_path(tuple(err["loc"]), data)
+        message = err["msg"].removeprefix("Value error, ")
+        kind = err["type"]
+        hint = _HINTS.get(kind)
+        if kind == "missing":
+            hint = f"add `{path[-1]}:`" if path else None
+        elif kind == "extra_forbidden" and path:
+            hint = _suggest(str(path[-1]), _known_fields(tuple(err["loc"]), list(path[:-1])))
+            message = f"unknown key `{path[-1]}`"
+        elif path and path[-1] in _SIZE_KEYS and path[:1] == ("environments",):
+            message, hint = "not a size", "write a size like 256m, 1g, 512k or a number of bytes"
+        elif kind == "string_pattern_mismatch" and path[-2:] == ("engine", "host"):
+            hint = "write unix:///var/run/docker.sock, tcp://HOST:2376 or ssh://user@host"
+        elif kind == "literal_error" and path and path[-1] == "ship":
+            if isinstance(err.get("input"), dict):
+                continue  # the mapping form was meant; its own errors say what is wrong inside it
+            message = "unknown ship mode"
+            hint = "write auto, present, load, pull, or {registry: {push: REGISTRY/REPO}}"
+        elif kind == "string_pattern_mismatch" and path[-2:] == ("registry", "push"):
+            message = "not a repository name"
+            hint = "write a repository without tag or digest, e.g. 127.0.0.1:5000/shop/api"
+        elif kind == "string_pattern_mismatch" and path and path[-1] == "digest":
+            hint = "write sha256: followed by 64 lowercase hex digits"
+        if "input" in err and kind not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
+            message += f" (got {err['input']!r})"
+        layers = profiles.get(str(path[1])) if len(path) > 1 and path[0] == "environments" else None
+        issues.append(_issue(doc, path, message, hint, layers))
+    return issues
+
+
+def _dedupe(issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Union types report one error per branch; keep the first per path, plus distinct messages elsewhere."""
+    seen: set[str] = set()
+    out = []
+    for issue in issues:
+        if issue.path in seen and issue.path:
+            continue
+        seen.add(issue.path)
+        out.append(issue)
+    return out

@@ -1,0 +1,271 @@
+"""Frozen models of a matrix: the image, the suites and the environments."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from porttest.config.run_options import RunOptions
+
+ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+ShipMode = Literal["auto", "present", "load", "pull"]
+REPOSITORY = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$"
+ExecMode = Literal["session", "exec"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BuildSpec(Frozen):
+    """How to build the image on the local engine before the run."""
+
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    target: str | None = None
+
+
+class VerifyHook(Frozen):
+    """A command run once against the resolved image (a signature check or a scanner); non-zero fails the run."""
+
+    command: Annotated[str, Field(min_length=1)]
+    name: str | None = None
+    timeout: Annotated[float, Field(gt=0, le=7200)] = 600.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"command": value} if isinstance(value, str) else value
+
+
+class ImageSpec(Frozen):
+    """The one image a matrix tests: a ref, optionally built first and/or pinned by digest, and verified."""
+
+    ref: str | None = None
+    build: BuildSpec | None = None
+    digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
+    verify: tuple[VerifyHook, ...] = Field((), description="commands run once against {ref}, {id} and {digest}")
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> ImageSpec:
+        if not (self.ref or self.build or self.digest):
+            raise ValueError("give `ref`, `build` or `digest`")
+        return self
+
+
+class TLSSpec(Frozen):
+    """Mutual TLS for a tcp:// engine; verification is on unless `verify: false` is written."""
+
+    ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _pairs(self) -> TLSSpec:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("`client_cert` and `client_key` go together")
+        if self.verify and self.ca_cert is None:
+            raise ValueError("`verify: true` needs `ca_cert`")
+        return self
+
+
+class SSHSpec(Frozen):
+    """Host keys and login for an ssh:// engine; a host key no known_hosts file vouches for is always refused."""
+
+    known_hosts: Path | None = Field(None, description="a known_hosts file, read with ~/.ssh/known_hosts and "
+                                                       "/etc/ssh/ssh_known_hosts")
+    identity: Path | None = Field(None, description="a private key file; when given, the only key offered")
+
+
+class EngineSpec(Frozen):
+    """Where the environment's Docker engine is: unset means DOCKER_HOST or the local socket."""
+
+    host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh|npipe|http|https)://.+")] | None = None
+    tls: TLSSpec | Literal[False] | None = None
+    ssh: SSHSpec | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    @model_validator(mode="after")
+    def _host_is_usable(self) -> EngineSpec:
+        if not self.host:
+            return self
+        parts = urlsplit(self.host)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"`{self.host}` has an invalid port") from None
+        if parts.scheme in ("tcp", "http", "https", "ssh") and not parts.hostname:
+            raise ValueError(f"`{self.host}` names no host")
+        if parts.scheme == "tcp" and port is None:
+            raise ValueError(f"`{self.host}` needs a port (2376 is Docker's TLS port)")
+        if parts.scheme == "unix" and not parts.path:
+            raise ValueError(f"`{self.host}` names no socket path")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_for_tcp(self) -> EngineSpec:
+        if self.host and self.host.startswith("tcp://") and self.tls is None:
+            raise ValueError(
+                "a tcp:// engine needs `tls:` (ca_cert, client_cert, client_key); write `tls: false` to accept "
+                "an unencrypted connection"
+            )
+        if self.tls is not None and self.tls is not False and not (self.host or "").startswith(("tcp://", "https://")):
+            raise ValueError("`tls:` applies to tcp:// engines only")
+        if self.ssh is not None and not (self.host or "").startswith("ssh://"):
+            raise ValueError("`ssh:` applies to ssh:// engines only")
+        return self
+
+
+class WaitFor(Frozen):
+    """Readiness: exactly one of port, healthcheck, log or command, within `timeout` seconds."""
+
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    healthcheck: Literal[True] | None = None
+    log: Annotated[str, Field(min_length=1)] | None = None
+    command: Annotated[str, Field(min_length=1)] | None = None
+    timeout: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    interval: Annotated[float, Field(gt=0, le=60)] = 0.2
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> WaitFor:
+        given = [k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of `port`, `healthcheck`, `log` or `command`")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None)
+
+
+class CISpec(Frozen):
+    """Hints for CI fan-out (porttest plan --format github): where this environment's job runs."""
+
+    runs_on: str | list[str] = "ubuntu-latest"
+
+
+class RegistryPush(Frozen):
+    """Push the run's image to `push` (a repository), then pull it on the engine by digest."""
+
+    push: Annotated[str, Field(pattern=REPOSITORY)]
+
+
+class ShipViaRegistry(Frozen):
+    """`ship: {registry: {push: REPO}}`."""
+
+    registry: RegistryPush
+
+
+class Environment(Frozen):
+    """One place to run the image: an engine, a run profile, how the image gets there, and readiness."""
+
+    name: str
+    extends: tuple[Path, ...] = ()
+    engine: EngineSpec = Field(default_factory=EngineSpec)
+    run: RunOptions = Field(default_factory=RunOptions)
+    ship: ShipMode | ShipViaRegistry = "auto"
+    wait_for: WaitFor | None = None
+    timeout: Annotated[float, Field(gt=0)] = Field(1800.0, description="seconds the whole suite run may take")
+    exec_mode: ExecMode = Field("session", description="session: one persistent shell; exec: one exec per command")
+    command_timeout: Annotated[float, Field(gt=0)] = Field(300.0, description="seconds one command may take")
+    test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
+    ci: CISpec = Field(default_factory=CISpec)
+
+    @property
+    def ship_mode(self) -> str:
+        """The ship mode's name: auto, present, load, pull or registry."""
+        return self.ship if isinstance(self.ship, str) else "registry"
+
+    @property
+    def push_to(self) -> str | None:
+        return self.ship.registry.push if isinstance(self.ship, ShipViaRegistry) else None
+
+
+class Matrix(Frozen):
+    """A validated matrix.yaml: one image, the suites, and the environments to compare."""
+
+    version: Literal[1]
+    image: ImageSpec
+    suites: Annotated[tuple[Path, ...], Field(min_length=1)]
+    environments: dict[str, Environment]
+    secrets: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = Field(
+        (), description="names of variables whose values are redacted from every output")
+    allow_privileged: bool = Field(False, description="allow privileged mode, host namespaces and dangerous caps")
+    source: Path
+    base_dir: Path
+    secret_values: frozenset[str] = Field(default=frozenset(), exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _has_environments(self) -> Matrix:
+        if not self.environments:
+            raise ValueError("`environments` needs at least one environment")
+        return self
+
+    def warnings(self) -> list[str]:
+        """What the user switched off in writing and should hear about on every run."""
+        out = []
+        for env in self.environments.values():
+            tls = env.engine.tls
+            if tls is False:
+                out.append(f"{env.name}: engine {env.engine.host} is used WITHOUT TLS (engine.tls: false)")
+            elif tls is not None and not tls.verify:
+                out.append(f"{env.name}: TLS verification is OFF for {env.engine.host} (engine.tls.verify: false)")
+            for where, what in dangerous_options(env.run):
+                out.append(f"{env.name}: {what} (run.{where}; allowed by allow_privileged: true)")
+        return out
+
+    def to_public(self) -> dict[str, Any]:
+        """A JSON-ready view of the matrix for reports (paths as text)."""
+        return self.model_dump(mode="json", exclude={"source", "base_dir", "secret_values"})
+
+
+HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "uts_mode", "userns_mode")
+DANGEROUS_CAPS = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "SYS_TIME",
+                            "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON",
+                            "SYSLOG", "LINUX_IMMUTABLE"})
+
+
+def dangerous_options(run: RunOptions) -> list[tuple[str, str]]:
+    """(key, why) for every run option that weakens isolation between the container and its host."""
+    found: list[tuple[str, str]] = []
+    if run.privileged:
+        found.append(("privileged", "the container runs PRIVILEGED"))
+    for key in HOST_NAMESPACES:
+        if getattr(run, key) == "host":
+            found.append((key, f"the container shares the host's {key.split('_')[0]} namespace"))
+    for cap in run.cap_add or []:
+        if cap.upper().removeprefix("CAP_") in DANGEROUS_CAPS:
+            found.append(("cap_add", f"the container gets CAP_{cap.upper().removeprefix('CAP_')}"))
+    for opt in run.security_opt or []:
+        if opt.replace("=", ":").lower() in ("seccomp:unconfined", "apparmor:unconfined", "label:disable"):
+            found.append(("security_opt", f"the container runs with {opt}"))
+    if run.devices:
+        found.append(("devices", "host devices are passed into the container"))
+    volumes = run.volumes or {}
+    sources = list(volumes) if isinstance(volumes, dict) else [str(v).split(":", 1)[0] for v in volumes]
+    for source in sources:
+        if _dangerous_host_path(source):
+            found.append(("volumes", f"the host path {source} is mounted into the container"))
+    for mount in getattr(run, "mounts", None) or []:
+        source = str(mount.get("source") or mount.get("Source") or "") if isinstance(mount, dict) else ""
+        kind = str(mount.get("type") or mount.get("Type") or "volume") if isinstance(mount, dict) else ""
+        if kind == "bind" and _dangerous_host_path(source):
+            found.append(("mounts", f"the host path {source} is mounted into the container"))
+    return found
+
+
+_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock", "/run/containerd/containerd.sock")
+
+
+def _dangerous_host_path(source: str) -> bool:
+    """`/`, the host's kernel interfaces, the engine's own data, or any folder that holds an engine socket."""
+    path = "/" + source.strip("/") if source.startswith("/") else source
+    if path in ("/", "/etc") or path.startswith(("/proc", "/sys", "/dev", "/var/lib/docker", "/boot")):
+        return True
+    return any(sock == path or sock.startswith(path.rstrip("/") + "/") for sock in _SOCKETS)

@@ -1,0 +1,81 @@
+"""Small text helpers that every reporter shares (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from porttest.results.model import EnvironmentResult, ImageIdentity, ShipRecord
+
+
+def short_id(image_id: str | None, missing: str = "-") -> str:
+    """sha256:3f5a1c9e0b7d... -> 3f5a1c9e0b7d"""
+    return image_id.split(":", 1)[-1][:12] if image_id else missing
+
+
+def counts(env: EnvironmentResult, missing: str = "-") -> str:
+    """'7 passed, 1 skipped' for an environment that ran; `missing` for one in error."""
+    if env.status != "ok":
+        return missing
+    tally: dict[str, int] = {}
+    for record in env.tests:
+        tally[record.outcome] = tally.get(record.outcome, 0) + 1
+    return ", ".join(f"{n} {o}" for o, n in tally.items()) or "no tests"
+
+
+def one_line(message: str, limit: int = 200, ellipsis: str = "...") -> str:
+    """Whitespace collapsed to single spaces, cut at `limit` characters."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - len(ellipsis)] + ellipsis
+
+
+def size_text(size: int | None) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as docker prints image sizes)."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def image_facts(image: ImageIdentity) -> str:
+    """'linux/amd64, 3 layers, 117.2 MB' (what the run's image is made of)."""
+    parts = []
+    if image.os or image.architecture:
+        parts.append(f"{image.os or '?'}/{image.architecture or '?'}")
+    if image.layers:
+        parts.append(f"{len(image.layers)} layer" + ("s" if len(image.layers) != 1 else ""))
+    if image.size:
+        parts.append(size_text(image.size))
+    return ", ".join(parts)
+
+
+def engine_facts(engine: Mapping[str, Any]) -> str:
+    """'docker 20.10.24, Debian GNU/Linux 12, x86_64, kernel 6.1.0, cgroup v1, runtimes runc/runsc (default runc)'."""
+    if not engine:
+        return "-"
+    parts = [f"{engine.get('kind', '?')} {engine.get('version', '')}".strip()]
+    for key, label in (("os", ""), ("arch", ""), ("kernel", "kernel "), ("cgroup_version", "cgroup v")):
+        if engine.get(key):
+            parts.append(f"{label}{engine[key]}")
+    # containerd's shim names (io.containerd.runc.v2, ...) are aliases of runc, not runtimes a matrix would name.
+    runtimes = [r for r in engine.get("runtimes") or [] if not str(r).startswith("io.containerd.")]
+    if runtimes:
+        default = engine.get("default_runtime")
+        parts.append("runtimes " + "/".join(str(r) for r in runtimes) + (f" (default {default})" if default else ""))
+    return ", ".join(parts)
+
+
+def ship_text(ship: ShipRecord | None, missing: str = "-") -> str:
+    """'load 48.0 MB in 2.4s', 'pull 1.2 MB in 0.3s' or 'present'."""
+    if ship is None:
+        return missing
+    text = ship.mode
+    if ship.bytes:
+        text += f" {size_text(ship.bytes)}"
+    if ship.seconds >= 0.05 and ship.mode != "present":
+        text += f" in {ship.seconds:.1f}s"
+    return text

@@ -1,0 +1,1 @@
+"""PURE: the results model, verdicts and their explanations, merge/compare, and redaction of secrets."""

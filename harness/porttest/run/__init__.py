@@ -1,0 +1,1 @@
+"""A run: every environment in parallel, each through its phases, with a pytest child per environment."""

@@ -1,0 +1,73 @@
+"""The first moments of every pytest child, forked or plain: become `python -m pytest ARGS`, safely.
+
+The child runs in the user's matrix folder, which `python -m pytest` puts first on sys.path. A user's own
+`porttest.py`, `harness.py` or `harness/` there must not replace porttest's modules, so porttest's packages are
+imported before that folder joins the path; from then on `porttest.*` resolves inside the installed package.
+A plain child is started as `python -P -m porttest.run.bootstrap PARENT_PID ARGS...` (-P: no folder of the
+user's is on the path while Python starts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import NoReturn
+
+EXIT_CRASH = 70
+
+
+def _pin_porttest() -> None:
+    # The plugin module itself is left to pytest (-p), which rewrites its asserts on import; its parent packages
+    # are enough to keep the name `porttest` bound to this installation.
+    import porttest
+    import porttest.child  # noqa: F401
+
+
+def run_pytest(args: list[str]) -> NoReturn:
+    """Run pytest with `args` in the current folder and exit with its code; never return, never raise."""
+    code = EXIT_CRASH
+    try:
+        _pin_porttest()
+        sys.argv = [sys.executable, "-m", "pytest", *args]
+        cwd = os.getcwd()
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)  # as `python -m pytest` would have it: suites may import helpers from there
+        import pytest
+
+        code = int(pytest.main(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the child's own crash ends up in its log and exit code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # exiting anyway
+                stream.flush()
+        os._exit(code)
+
+
+def _die_with_parent() -> None:
+    """Killed outright (SIGKILL, the OOM killer), porttest takes a plain child with it (PR_SET_PDEATHSIG), as the
+    fork server's closing stdin takes forked ones."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, ctypes.c_ulong(signal.SIGKILL))
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux (or no ctypes): the child may outlive a porttest killed outright
+
+
+def main() -> NoReturn:
+    """`python -P -m porttest.run.bootstrap PARENT_PID ARGS...`: a plain (not forked) pytest child."""
+    _die_with_parent()
+    if os.getppid() != int(sys.argv[1]):  # porttest died before the prctl took hold
+        os._exit(EXIT_CRASH)
+    run_pytest(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

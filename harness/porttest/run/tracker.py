@@ -1,0 +1,65 @@
+"""What a run started and must undo (containers on engines, pytest children), and how a signal cancels it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from porttest.engine import container as containers
+from porttest.engine.connect import Engine
+from porttest.run.launcher import Child
+from porttest.run.processes import kill_group
+
+log = logging.getLogger("porttest")
+
+
+@dataclass
+class Tracker:
+    """Everything a run started that must be undone: containers on engines and pytest children."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    containers: dict[str, tuple[Engine, str]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    force: threading.Event = field(default_factory=threading.Event)
+
+    def add_container(self, env: str, engine: Engine, container_id: str) -> None:
+        with self.lock:
+            self.containers[env] = (engine, container_id)
+
+    def drop_container(self, env: str) -> tuple[Engine, str] | None:
+        with self.lock:
+            return self.containers.pop(env, None)
+
+    def add_child(self, env: str, proc: Child) -> None:
+        with self.lock:
+            self.children[env] = proc
+
+    def drop_child(self, env: str) -> None:
+        with self.lock:
+            self.children.pop(env, None)
+
+    def abort(self) -> None:
+        """Cancel: stop our own children by PID, then force-remove our containers (any thread may call this)."""
+        self.cancel.set()
+        with self.lock:
+            children = list(self.children.values())
+            owned = list(self.containers.items())
+        for proc in children:
+            kill_group(proc.pid)
+        for env, (engine, cid) in owned:
+            try:
+                containers.remove(engine, cid)
+            except Exception as exc:  # noqa: BLE001 - keep removing the others
+                log.warning("could not remove container %s of %s: %s", cid[:12], env, exc)
+            self.drop_container(env)
+
+
+ACTIVE: list[Tracker] = []
+
+
+def force_quit() -> None:
+    """A second Ctrl-C: stop waiting for environments that are still winding down (safe in a signal handler)."""
+    for tracker in list(ACTIVE):
+        tracker.force.set()

@@ -1,9 +1,0 @@
-"""The results JSON (schema porttest.results/1)."""
-
-from __future__ import annotations
-
-from harness.results import RunResult
-
-
-def render(result: RunResult) -> str:
-    return result.to_json()

@@ -211,7 +211,7 @@ def no_pytest_child_left_behind() -> Iterator[None]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if marker in environ and (b"child_server.py" in cmdline or b"--porttest-child" in cmdline):
+        if marker in environ and (b"porttest.run.fork_server" in cmdline or b"--porttest-child" in cmdline):
             shown = cmdline.replace(b"\0", b" ").decode(errors="replace")[:120]
             left.append(f"{entry.name}: {shown}")
     assert not left, f"porttest's pytest children outlived their runs: {left}"

@@ -3,8 +3,10 @@ test to the parent."""
 
 from __future__ import annotations
 
+import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import pytest
@@ -20,6 +22,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("porttest")
     group.addoption("--porttest-child", default=None, metavar="BRIEF",
                     help="(internal) run as porttest's child for one environment, per the BRIEF json file")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None]:
+    """conftest.py files load from the suites' folders and below, never from above them: a project's own
+    conftest.py beside the matrix (written for its own tests, with its own imports) is not porttest's business."""
+    known = early_config.known_args_namespace
+    if getattr(known, "porttest_child", None):
+        suites = [Path(os.path.abspath(arg)) for arg in known.file_or_dir or ()]
+        folders = [path if path.is_dir() else path.parent for path in suites]
+        if folders:
+            # Public: the deepest folder common to every suite. Exact, where pytest still has the method: only
+            # folders that are a suite folder or lie inside one.
+            known.confcutdir = os.path.commonpath([str(f) for f in folders])
+            manager = early_config.pluginmanager
+            if hasattr(manager, "_is_in_confcutdir"):
+                manager._is_in_confcutdir = lambda path: any(  # type: ignore[method-assign]
+                    path == folder or folder in path.parents for folder in folders)
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:

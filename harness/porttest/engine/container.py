@@ -93,7 +93,7 @@ def owner_alive(labels: dict[str, str]) -> bool:
             cmdline = handle.read()
     except OSError:
         return False
-    return b"porttest" in cmdline or b"harness" in cmdline
+    return b"porttest" in cmdline
 
 
 def created_at(labels: dict[str, str]) -> datetime | None:

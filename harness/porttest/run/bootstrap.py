@@ -1,10 +1,9 @@
 """The first moments of every pytest child, forked or plain: become `python -m pytest ARGS`, safely.
 
 The child runs in the user's matrix folder, which `python -m pytest` puts first on sys.path. A user's own
-`porttest.py`, `harness.py` or `harness/` there must not replace porttest's modules, so porttest's packages are
-imported before that folder joins the path; from then on `porttest.*` resolves inside the installed package.
-A plain child is started as `python -P -m porttest.run.bootstrap PARENT_PID ARGS...` (-P: no folder of the
-user's is on the path while Python starts).
+`porttest.py` or `porttest/` there must not replace porttest's modules: children start as
+`python -P -m porttest.run.…` (-P: the folder is not on the path while `porttest` is imported), and the folder
+joins the path only here, once `porttest` is bound to this installation.
 """
 
 from __future__ import annotations
@@ -17,18 +16,10 @@ from typing import NoReturn
 EXIT_CRASH = 70
 
 
-def _pin_porttest() -> None:
-    # The plugin module itself is left to pytest (-p), which rewrites its asserts on import; its parent packages
-    # are enough to keep the name `porttest` bound to this installation.
-    import porttest
-    import porttest.child  # noqa: F401
-
-
 def run_pytest(args: list[str]) -> NoReturn:
     """Run pytest with `args` in the current folder and exit with its code; never return, never raise."""
     code = EXIT_CRASH
     try:
-        _pin_porttest()
         sys.argv = [sys.executable, "-m", "pytest", *args]
         cwd = os.getcwd()
         if cwd not in sys.path:

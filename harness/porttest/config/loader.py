@@ -29,6 +29,7 @@ from porttest.config.models import (
 from porttest.config.run_options import KNOWN_RUN_NAMES, MANAGED_KWARGS, RunOptions
 from porttest.config.yaml_source import Located, Path_, dotted, load_yaml
 from porttest.errors import ConfigError, ConfigIssue
+from porttest.results.redact import redact_text
 
 _ENV_KEYS = set(Environment.model_fields) - {"name"}
 _TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
@@ -182,11 +183,8 @@ def _secret_values(variables: Mapping[str, str], listed: object, env: Mapping[st
 
 
 def _redact_issue(issue: ConfigIssue, values: set[str]) -> ConfigIssue:
-    message, hint = issue.message, issue.hint
-    for value in sorted(values, key=len, reverse=True):  # a secret containing another is masked whole
-        message = message.replace(value, "***")
-        hint = hint.replace(value, "***") if hint else hint
-    return ConfigIssue(issue.path, message, hint, issue.file, issue.line)
+    hint = redact_text(issue.hint, values) if issue.hint else issue.hint
+    return ConfigIssue(issue.path, redact_text(issue.message, values), hint, issue.file, issue.line)
 
 
 def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Located]]) -> list[ConfigIssue]:
@@ -321,20 +319,13 @@ def _issue(doc: Located, path: Path_, message: str, hint: str | None = None,
 
 def _locate(doc: Located, path: Path_, layers: list[Located]) -> tuple[str, int | None]:
     """The file and line that wrote `path`: the matrix, unless a profile wrote more of it."""
-    best_file, best_depth, best_line = doc.file, -1, None
-    for end in range(len(path), -1, -1):
-        line = doc.lines.get(tuple(path[:end]))
-        if line is not None:
-            best_depth, best_line = end, line
-            break
+    best_file = doc.file
+    best_depth, best_line = doc.deepest(path)
     if len(path) >= 2 and path[0] == "environments":
-        rest = path[2:]
-        for layer in reversed(layers):
-            for end in range(len(rest), 0, -1):
-                line = layer.lines.get(tuple(rest[:end]))
-                if line is not None and end + 2 > best_depth:
-                    best_file, best_depth, best_line = layer.file, end + 2, line
-                    break
+        for layer in reversed(layers):  # a profile writes an environment's keys without `environments.NAME`
+            depth, line = layer.deepest(path[2:], shortest=1)
+            if line is not None and depth + 2 > best_depth:
+                best_file, best_depth, best_line = layer.file, depth + 2, line
     return best_file, best_line
 
 

@@ -220,10 +220,6 @@ class Matrix(Frozen):
                 out.append(f"{env.name}: {what} (run.{where}; allowed by allow_privileged: true)")
         return out
 
-    def to_public(self) -> dict[str, Any]:
-        """A JSON-ready view of the matrix for reports (paths as text)."""
-        return self.model_dump(mode="json", exclude={"source", "base_dir", "secret_values"})
-
 
 HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "uts_mode", "userns_mode")
 DANGEROUS_CAPS = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "SYS_TIME",

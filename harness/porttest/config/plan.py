@@ -32,7 +32,6 @@ class Cell:
 class Plan:
     """The cells of one run, in matrix order."""
 
-    matrix: Matrix
     cells: tuple[Cell, ...]
 
     @property
@@ -52,4 +51,4 @@ def make_plan(matrix: Matrix, only: Sequence[str] = ()) -> Plan:
     cells = tuple(
         Cell(env, matrix.suites) for name, env in matrix.environments.items() if not keep or name in keep
     )
-    return Plan(matrix, cells)
+    return Plan(cells)

@@ -29,13 +29,14 @@ class Located:
     variables: Mapping[str, str] = field(default_factory=dict)
     issues: tuple[ConfigIssue, ...] = ()
 
-    def line_of(self, path: Path_) -> int | None:
-        """The line of the longest prefix of `path` that this document wrote."""
-        for end in range(len(path), -1, -1):
+    def deepest(self, path: Path_, shortest: int = 0) -> tuple[int, int | None]:
+        """How much of `path` (its longest prefix, at least `shortest` parts long) this document wrote, and on
+        which line: (length, line), or (-1, None) when it wrote none of it."""
+        for end in range(len(path), shortest - 1, -1):
             line = self.lines.get(tuple(path[:end]))
             if line is not None:
-                return line
-        return None
+                return end, line
+        return -1, None
 
 
 def dotted(path: Path_) -> str:

@@ -197,6 +197,7 @@ def _auth_for(target: Engine) -> dict[str, str] | None:
 
 
 def _image_id(engine: Engine, ref: str) -> str | None:
+    """The ID of the image `ref` names on `engine` (an ID names itself when the engine holds it), or None."""
     try:
         return str(engine.client.api.inspect_image(ref)["Id"])
     except docker.errors.NotFound:  # podman says "image not known": a plain NotFound
@@ -204,10 +205,7 @@ def _image_id(engine: Engine, ref: str) -> str | None:
 
 
 def _holds(engine: Engine, image_id: str) -> bool:
-    try:
-        return str(engine.client.api.inspect_image(image_id)["Id"]) == image_id
-    except docker.errors.NotFound:  # podman says "image not known": a plain NotFound
-        return False
+    return _image_id(engine, image_id) == image_id
 
 
 def _pull_hint(target: Engine) -> str:

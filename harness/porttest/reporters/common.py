@@ -3,9 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from porttest.results.model import EnvironmentResult, ImageIdentity, ShipRecord
+from porttest.results.model import EnvironmentResult, ImageIdentity, RunResult, ShipRecord
+
+VERDICT_TEXT = {
+    "parity": "PARITY: every test behaved the same in every environment",
+    "failed": "FAILED: the suites failed, the same way in every environment",
+    "diverged": "DIVERGED: some tests behave differently between environments",
+    "error": "ERROR: an environment could not be set up or was lost",
+    "rejected": "REJECTED: the image failed an image.verify hook; nothing ran",
+}
+
+
+@dataclass(frozen=True)
+class VerdictSummary:
+    """The verdict as every reporter words it: `PARITY`, what that means, the figures behind it, and the run."""
+
+    name: str  # PARITY
+    meaning: str  # every test behaved the same in every environment
+    detail: str  # (1 of 18 tests differ) / (local, cloud) / (18 tests x 3 environments)
+    interrupted: bool
+    exit_code: int
+    meta: tuple[str, ...]  # run id, start time, duration, porttest version: those known
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.meaning}{' ' + self.detail if self.detail else ''}"
+
+
+def verdict_summary(result: RunResult) -> VerdictSummary:
+    name, _, meaning = VERDICT_TEXT[result.verdict].partition(": ")
+    total = len(result.tests)
+    detail = ""
+    if result.verdict == "diverged":
+        detail = f"({len(result.divergent)} of {total} tests differ)"
+    elif result.verdict == "error":
+        detail = f"({', '.join(n for n, env in result.environments.items() if env.status == 'error')})"
+    elif total:
+        detail = f"({total} tests x {len(result.environments)} environments)"
+    meta = (f"run {result.run_id}" if result.run_id else "",
+            f"started {result.started_at}" if result.started_at else "",
+            f"{result.duration:.1f}s" if result.duration else "",
+            f"porttest {result.porttest_version}" if result.porttest_version else "")
+    return VerdictSummary(name, meaning, detail, result.interrupted, result.exit_code, tuple(m for m in meta if m))
 
 
 def short_id(image_id: str | None, missing: str = "-") -> str:

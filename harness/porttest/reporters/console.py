@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from porttest.reporters.common import engine_facts, image_facts, one_line, ship_text, short_id
+from porttest.reporters.common import engine_facts, image_facts, one_line, ship_text, short_id, verdict_summary
 from porttest.results.model import RunResult
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
@@ -18,15 +18,6 @@ STYLES = {"passed": "green", "failed": "red", "skipped": "yellow", "error": "red
           "xpassed": "yellow", "missing": "dim"}
 GAP = "   "  # between the grid's columns, as between the environments table's
 MIN_TEST_WIDTH = 12
-VERDICT_TEXT = {
-    "parity": "PARITY: every test behaved the same in every environment",
-    "failed": "FAILED: the suites failed, the same way in every environment",
-    "diverged": "DIVERGED: some tests behave differently between environments",
-    "error": "ERROR: an environment could not be set up or was lost",
-    "rejected": "REJECTED: the image failed an image.verify hook; nothing ran",
-}
-
-
 def render(result: RunResult, color: bool = False, width: int = 120) -> str:
     """The whole report as text; without colour, markers (PASS/FAIL, '!=') carry the meaning."""
     buf = StringIO()
@@ -143,17 +134,9 @@ def _indented(text: str, lines: int = 10) -> str:
 
 
 def _verdict_line(result: RunResult) -> str:
-    total = len(result.tests)
-    detail = ""
-    if result.verdict == "diverged":
-        detail = f" ({len(result.divergent)} of {total} tests differ)"
-    elif result.verdict == "error":
-        bad = [n for n, e in result.environments.items() if e.status == "error"]
-        detail = f" ({', '.join(bad)})"
-    elif total:
-        detail = f" ({total} tests x {len(result.environments)} environments)"
-    prefix = "INTERRUPTED; " if result.interrupted else ""
-    return f"verdict: {prefix}{VERDICT_TEXT[result.verdict]}{detail} [exit {result.exit_code}]"
+    summary = verdict_summary(result)
+    prefix = "INTERRUPTED; " if summary.interrupted else ""
+    return f"verdict: {prefix}{summary.text} [exit {summary.exit_code}]"
 
 
 def _verdict_style(verdict: str) -> str:

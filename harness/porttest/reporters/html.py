@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from html import escape
 
-from porttest.reporters.common import counts, engine_facts, image_facts, ship_text, short_id
-from porttest.reporters.console import LABELS, VERDICT_TEXT
+from porttest.reporters.common import counts, engine_facts, image_facts, ship_text, short_id, verdict_summary
+from porttest.reporters.console import LABELS
 from porttest.reporters.markdown import fact_value
 from porttest.results.facts import EXPLANATORY, flatten
 from porttest.results.model import RunResult, TestRecord, TestRow, VerifyRecord
@@ -196,22 +196,15 @@ def render(result: RunResult, title: str | None = None) -> str:
 
 
 def _verdict(result: RunResult) -> str:
-    summary = VERDICT_TEXT[result.verdict].split(": ", 1)[-1]
-    if result.verdict == "diverged":
-        summary += f" ({len(result.divergent)} of {len(result.tests)} tests differ)"
-    elif result.verdict == "error":
-        summary += f" ({', '.join(n for n, env in result.environments.items() if env.status == 'error')})"
-    meta = [f"run {result.run_id}" if result.run_id else "",
-            f"started {result.started_at}" if result.started_at else "",
-            f"{result.duration:.1f}s" if result.duration else "",
-            f"porttest {result.porttest_version}" if result.porttest_version else ""]
+    summary = verdict_summary(result)
+    text = f"{summary.meaning} {summary.detail}" if summary.detail else summary.meaning
     out = [f'<header id="verdict" class="verdict verdict-{e(result.verdict)}" data-verdict="{e(result.verdict)}" '
-           f'data-exit-code="{result.exit_code}">',
-           f"<h1>{e(result.verdict.upper())}: {e(result.image.ref or 'image')}</h1>",
-           f"<p>{'<strong>interrupted</strong>; ' if result.interrupted else ''}{e(summary)}; "
-           f"exit code <strong>{result.exit_code}</strong></p>"]
-    if any(meta):
-        out.append(f'<p class="meta">{e(" · ".join(m for m in meta if m))}</p>')
+           f'data-exit-code="{summary.exit_code}">',
+           f"<h1>{e(summary.name)}: {e(result.image.ref or 'image')}</h1>",
+           f"<p>{'<strong>interrupted</strong>; ' if summary.interrupted else ''}{e(text)}; "
+           f"exit code <strong>{summary.exit_code}</strong></p>"]
+    if summary.meta:
+        out.append(f'<p class="meta">{e(" · ".join(summary.meta))}</p>')
     out += [f'<p class="warning">warning: {e(w)}</p>' for w in result.warnings]
     out.append("</header>")
     return "\n".join(out)

@@ -16,8 +16,15 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from porttest.reporters.common import counts, engine_facts, image_facts, one_line, ship_text, short_id
-from porttest.reporters.console import VERDICT_TEXT
+from porttest.reporters.common import (
+    counts,
+    engine_facts,
+    image_facts,
+    one_line,
+    ship_text,
+    short_id,
+    verdict_summary,
+)
 from porttest.results.facts import EXPLANATORY, flatten
 from porttest.results.model import FAILING, EnvironmentResult, RunResult, TestRow
 
@@ -68,22 +75,14 @@ def render(result: RunResult, max_rows: int = 300, max_message: int = 4000) -> s
 
 
 def _verdict(result: RunResult) -> list[str]:
-    title = f"## {VERDICT_ICONS[result.verdict]} porttest: {result.verdict.upper()}"
-    summary = VERDICT_TEXT[result.verdict].split(": ", 1)[-1]
-    detail = ""
-    if result.verdict == "diverged":
-        detail = f" ({len(result.divergent)} of {len(result.tests)} tests differ)"
-    elif result.verdict == "error":
-        detail = f" ({', '.join(n for n, e in result.environments.items() if e.status == 'error')})"
-    interrupted = "**interrupted**; " if result.interrupted else ""
-    lines = [title, "", f"**verdict: {result.verdict}**: {interrupted}{cell(summary)}{cell(detail)}; "
-                        f"exit code **{result.exit_code}**", ""]
-    meta = [f"run {code(result.run_id)}" if result.run_id else "",
-            f"started {cell(result.started_at)}" if result.started_at else "",
-            f"{result.duration:.1f}s" if result.duration else "",
-            f"porttest {cell(result.porttest_version)}" if result.porttest_version else ""]
-    if any(meta):
-        lines += [" · ".join(m for m in meta if m), ""]
+    summary = verdict_summary(result)
+    title = f"## {VERDICT_ICONS[result.verdict]} porttest: {summary.name}"
+    detail = f" {summary.detail}" if summary.detail else ""
+    interrupted = "**interrupted**; " if summary.interrupted else ""
+    lines = [title, "", f"**verdict: {result.verdict}**: {interrupted}{cell(summary.meaning)}{cell(detail)}; "
+                        f"exit code **{summary.exit_code}**", ""]
+    if summary.meta:
+        lines += [" · ".join(cell(m) for m in summary.meta), ""]
     for warning in result.warnings:
         lines.append(f"> ⚠️ **warning:** {cell(warning)}")
     if result.warnings:

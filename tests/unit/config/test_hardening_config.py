@@ -59,7 +59,7 @@ def test_secret_values_are_collected_and_never_serialised(tmp_path: Path) -> Non
     env = {"API_TOKEN": "tok-123456", "PLAIN_VALUE": "visible", "DB_URL": "postgres://u:pw@db/x", "SHORT_KEY": "ab"}
     matrix = read_matrix(path, env=env)
     assert matrix.secret_values == {"tok-123456", "postgres://u:pw@db/x"}
-    dumped = str(matrix.to_public()) + repr(matrix)
+    dumped = repr(matrix) + str(matrix)
     assert "postgres://u:pw@db/x" not in dumped
 
 

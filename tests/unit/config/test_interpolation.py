@@ -115,13 +115,14 @@ def test_empty_document_is_an_empty_mapping() -> None:
     assert doc.data == {}
 
 
-def test_line_map_and_line_of_longest_prefix() -> None:
+def test_line_map_and_the_deepest_written_prefix() -> None:
     doc = load_yaml("top: 1\nenv:\n  s:\n    run:\n      user: x\n    list:\n      - a\n      - b\n", "f.yaml", {})
     assert doc.lines[("env", "s", "run", "user")] == 5
-    assert doc.line_of(("env", "s", "run", "user")) == 5
-    assert doc.line_of(("env", "s", "list", 1)) == 8
-    assert doc.line_of(("env", "s", "run", "not_written")) == 4  # falls back to the parent
-    assert doc.line_of(("nowhere",)) == 1  # the document root
+    assert doc.deepest(("env", "s", "run", "user")) == (4, 5)
+    assert doc.deepest(("env", "s", "list", 1)) == (4, 8)
+    assert doc.deepest(("env", "s", "run", "not_written")) == (3, 4)  # falls back to the parent
+    assert doc.deepest(("nowhere",)) == (0, 1)  # the document root
+    assert doc.deepest(("nowhere",), shortest=1) == (-1, None)
     assert isinstance(doc, Located)
 
 

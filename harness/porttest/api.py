@@ -24,6 +24,7 @@ from porttest.results.redact import redact_result
 
 if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
     from porttest.engine.image import ResolvedImage
+    from porttest.engine.protocol import EngineHandle, Engines
     from porttest.run.launcher import Launcher
     from porttest.run.progress import OnProgress
 
@@ -56,9 +57,10 @@ class RunOutcome:
 
 
 def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None = None,
-        keep_workdir: bool = False, build: bool = True, jobs: int | None = None) -> RunOutcome:
+        keep_workdir: bool = False, build: bool = True, jobs: int | None = None,
+        engines: Engines | None = None) -> RunOutcome:
     """Resolve the image once, run the environments in parallel (at most `jobs` at once; all when None), and return
-    the verdict with its evidence."""
+    the verdict with its evidence. `engines` reaches the engines (default: the Docker SDK; tests pass a double)."""
     from porttest.run.launcher import Launcher, child_env
     from porttest.run.progress import guarded
 
@@ -70,7 +72,8 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
     # resolves the image: on a busy machine, the second core would otherwise idle through that.
     launcher.warm_up()
     try:
-        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build, jobs)
+        return _run(matrix, cells, run_id, workdir, launcher, guarded(on_progress), keep_workdir, build, jobs,
+                    engines)
     finally:
         launcher.close()
         if not keep_workdir:
@@ -78,13 +81,13 @@ def run(matrix: Matrix, only: Sequence[str] = (), on_progress: OnProgress | None
 
 
 def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Launcher, notify: OnProgress,
-         keep_workdir: bool, build: bool, jobs: int | None) -> RunOutcome:
-    from porttest.engine.connect import connect
-    from porttest.engine.image import resolve
-    from porttest.engine.shipping import Shipper
-    from porttest.run.cells import RunContext, run_cells
+         keep_workdir: bool, build: bool, jobs: int | None, engines: Engines | None) -> RunOutcome:
+    from porttest.run.cells import run_cells
+    from porttest.run.context import RunContext
     from porttest.run.progress import Progress
     from porttest.run.tracker import Tracker
+
+    engines = _docker_engines() if engines is None else engines
 
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     began = time.monotonic()
@@ -94,9 +97,9 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
     try:
         for name in cells.names:
             notify(Progress(name, "image", "resolving" if matrix.image.build is None else "building"))
-        source = connect(EngineSpec())
+        source = engines.connect(EngineSpec())
         try:
-            image = resolve(source, matrix.image, build=build)
+            image = engines.resolve_image(source, matrix.image, build)
         except BaseException:
             source.close()
             raise
@@ -140,11 +143,11 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
             return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), **extra),
                                             matrix.secret_values))
 
-    tracker = Tracker()
+    tracker = Tracker(engines)
     try:
-        ctx = RunContext(run_id=run_id, image=image, shipper=Shipper(source, image, cancel=tracker.cancel),
-                         launcher=launcher, workdir=workdir, base_dir=matrix.base_dir, tracker=tracker,
-                         on_progress=notify, keep_workdir=keep_workdir)
+        ctx = RunContext(run_id=run_id, image=image, engines=engines,
+                         shipper=engines.shipper(source, image, tracker.cancel), launcher=launcher, workdir=workdir,
+                         base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
         envs, signal_ = run_cells(cells, ctx, jobs)
     finally:
         source.close()
@@ -154,6 +157,12 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
                 name=name, status="error", error="the environment did not report", phase="unknown")
     result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
     return RunOutcome(redact_result(result, matrix.secret_values), signal_, forced=tracker.force.is_set())
+
+
+def _docker_engines() -> Engines:
+    from porttest.engine.docker_engines import DockerEngines
+
+    return DockerEngines()
 
 
 def _identity(ref: str | None, image: ResolvedImage) -> ImageIdentity:
@@ -183,19 +192,18 @@ class Leftover:
 
 
 def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None,
-          older_than: float | None = None) -> list[Leftover]:
+          older_than: float | None = None, engines: Engines | None = None) -> list[Leftover]:
     """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled.
 
     Containers of a porttest run that is still alive on this machine are left alone, and with `older_than`
-    (seconds) so are containers created more recently than that.
+    (seconds) so are containers created more recently than that. `engines` as for run().
     """
-    from porttest.engine.connect import connect
-
+    engines = _docker_engines() if engines is None else engines
     found: list[Leftover] = []
     seen_daemons: set[str] = set()
     for name, env in matrix.environments.items():
         try:
-            engine = connect(env.engine)
+            engine = engines.connect(env.engine)
         except PorttestError as exc:
             if on_error:
                 on_error(f"{name}: {exc.message}")
@@ -204,13 +212,13 @@ def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None]
             if engine.endpoint in seen_daemons:
                 continue
             seen_daemons.add(engine.endpoint)
-            found.extend(_sweep(name, engine, dry_run, older_than, on_error))
+            found.extend(_sweep(name, engines, engine, dry_run, older_than, on_error))
         finally:
             engine.close()
     return found
 
 
-def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
+def _sweep(name: str, engines: Engines, engine: EngineHandle, dry_run: bool, older_than: float | None,
            on_error: Callable[[str], None] | None) -> list[Leftover]:
     import docker.errors
     import requests
@@ -220,7 +228,7 @@ def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
 
     found: list[Leftover] = []
     try:
-        leftovers = containers.find_leftovers(engine)
+        leftovers = engines.find_leftovers(engine)
     except (docker.errors.DockerException, requests.RequestException) as exc:
         if on_error:
             on_error(f"{name}: cannot list containers on {engine.endpoint}: {short_reason(exc)}")
@@ -235,7 +243,7 @@ def _sweep(name: str, engine: Any, dry_run: bool, older_than: float | None,
             continue
         if not dry_run:
             try:
-                containers.remove(engine, item["Id"])
+                engines.remove(engine, item["Id"])
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 if on_error:
                     on_error(f"{name}: cannot remove {item['Id'][:12]}: {short_reason(exc)}")

@@ -3,33 +3,13 @@
 from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from pathlib import Path
 
 from porttest.config.plan import Cell, Plan
-from porttest.engine.image import ResolvedImage
-from porttest.engine.shipping import Shipper
 from porttest.errors import Interrupted
 from porttest.results.model import EnvironmentResult
 from porttest.run.cell import run_cell
-from porttest.run.launcher import Launcher
-from porttest.run.progress import OnProgress
-from porttest.run.tracker import ACTIVE, Tracker
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What every cell shares: the run, the image, the local engine, and where to put files."""
-
-    run_id: str
-    image: ResolvedImage
-    shipper: Shipper
-    launcher: Launcher
-    workdir: Path
-    base_dir: Path
-    tracker: Tracker
-    on_progress: OnProgress
-    keep_workdir: bool = False
+from porttest.run.context import RunContext
+from porttest.run.tracker import ACTIVE
 
 
 def run_cells(plan: Plan, ctx: RunContext, jobs: int | None = None) -> tuple[dict[str, EnvironmentResult],

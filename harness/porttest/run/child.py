@@ -7,20 +7,17 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from porttest.child.wire import ChildBrief, ChildReport, ProgressCounter, read_report
 from porttest.config.models import Environment
 from porttest.config.plan import Cell
 from porttest.engine import container as containers
-from porttest.engine.connect import Engine, handoff
+from porttest.engine.protocol import EngineHandle
 from porttest.errors import ContainerError, SuiteError
+from porttest.run.context import RunContext
 from porttest.run.launcher import Child
 from porttest.run.processes import kill_group
 from porttest.run.progress import Progress
-
-if TYPE_CHECKING:
-    from porttest.run.cells import RunContext
 
 CHILD_LOG_TAIL = 30
 
@@ -34,14 +31,14 @@ class ChildRun:
     log: Path
 
 
-def run_child(cell: Cell, ctx: RunContext, engine: Engine, started: containers.Started) -> ChildRun:
+def run_child(cell: Cell, ctx: RunContext, engine: EngineHandle, started: containers.Started) -> ChildRun:
     env = cell.environment
     messages = ctx.workdir / f"{env.name}.messages.jsonl"
     brief_path = ctx.workdir / f"{env.name}.child.json"
     ini = ctx.workdir / f"{env.name}.pytest.ini"  # one per child: threads never rewrite a file a child reads
     ini.write_text("[pytest]\n", encoding="utf-8")
     ChildBrief(
-        environment=env.name, engine=handoff(engine), container_id=started.id,
+        environment=env.name, engine=ctx.engines.handoff(engine), container_id=started.id,
         container_name=started.name, image_id=ctx.image.id,
         profile=env.model_dump(mode="json", exclude={"name"}), messages=str(messages), run_id=ctx.run_id,
     ).write(brief_path)

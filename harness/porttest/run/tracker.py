@@ -6,8 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from porttest.engine import container as containers
-from porttest.engine.connect import Engine
+from porttest.engine.protocol import EngineHandle, Engines
 from porttest.run.launcher import Child
 from porttest.run.processes import kill_group
 
@@ -16,19 +15,21 @@ log = logging.getLogger("porttest")
 
 @dataclass
 class Tracker:
-    """Everything a run started that must be undone: containers on engines and pytest children."""
+    """Everything a run started that must be undone: containers on engines (removed through `engines`) and pytest
+    children."""
 
+    engines: Engines
     lock: threading.Lock = field(default_factory=threading.Lock)
-    containers: dict[str, tuple[Engine, str]] = field(default_factory=dict)
+    containers: dict[str, tuple[EngineHandle, str]] = field(default_factory=dict)
     children: dict[str, Child] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     force: threading.Event = field(default_factory=threading.Event)
 
-    def add_container(self, env: str, engine: Engine, container_id: str) -> None:
+    def add_container(self, env: str, engine: EngineHandle, container_id: str) -> None:
         with self.lock:
             self.containers[env] = (engine, container_id)
 
-    def drop_container(self, env: str) -> tuple[Engine, str] | None:
+    def drop_container(self, env: str) -> tuple[EngineHandle, str] | None:
         with self.lock:
             return self.containers.pop(env, None)
 
@@ -50,7 +51,7 @@ class Tracker:
             kill_group(proc.pid)
         for env, (engine, cid) in owned:
             try:
-                containers.remove(engine, cid)
+                self.engines.remove(engine, cid)
             except Exception as exc:  # noqa: BLE001 - keep removing the others
                 log.warning("could not remove container %s of %s: %s", cid[:12], env, exc)
             self.drop_container(env)

@@ -41,3 +41,24 @@ def test_wheel_installs_into_a_clean_venv_and_runs(wheel: Path, tmp_path: Path, 
                          env={**clean_env, "BASE_IMAGE": base_images["debian"], "NO_COLOR": "1"})
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
     assert "verdict: PARITY" in ran.stdout
+
+
+def test_the_wheel_holds_one_package_named_porttest_and_no_pytest_plugin(wheel: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = next((archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt")), "")
+    tops = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
+    assert tops == {"porttest"}, sorted(tops)
+    assert "porttest/child/plugin.py" in names and "porttest/run/fork_server.py" in names
+    # No pytest11 entry point: pytest in the user's own projects never loads porttest.
+    assert "pytest11" not in entry_points and "porttest.cli.main:entry" in entry_points
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    python = str(env_dir / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True, timeout=900)
+    helped = subprocess.run([python, "-m", "porttest", "--help"], capture_output=True, text=True, cwd=tmp_path)
+    assert helped.returncode == 0 and "usage: porttest" in helped.stdout, helped.stderr
+    harness = subprocess.run([python, "-c", "import harness"], capture_output=True, text=True, cwd=tmp_path)
+    assert harness.returncode != 0 and "No module named 'harness'" in harness.stderr

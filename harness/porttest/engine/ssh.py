@@ -1,4 +1,7 @@
-"""ssh:// engines through paramiko: host keys checked against known_hosts files (unknown ones refused), an identity."""
+"""ssh:// engines through paramiko: host keys checked against known_hosts files (unknown ones refused), an identity.
+
+paramiko is an extra, `porttest[ssh]`: this module imports without it, and then an ssh:// engine fails to connect
+with the install command as its hint, while every other engine works as usual."""
 
 from __future__ import annotations
 
@@ -9,14 +12,20 @@ from urllib.parse import urlsplit
 import docker
 import docker.constants
 import requests
-from docker.transport import SSHHTTPAdapter
 
 from porttest.engine import deferred_imports
 from porttest.errors import EngineError
 
+try:  # the Docker SDK's paramiko adapter: docker.transport holds it only where paramiko is installed
+    from docker.transport.sshconn import SSHHTTPAdapter
+except ImportError:  # open_client() says how to install paramiko before it would make an adapter
+    SSHHTTPAdapter = object  # type: ignore[misc,no-redef]
+
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 DIAL_STDIO = "docker system dial-stdio"
 _DIAGNOSE_SECONDS = 5.0
+INSTALL_HINT = ("install porttest's ssh extra: pip install 'porttest[ssh]' "
+                "(where pipx installed porttest: pipx inject porttest paramiko)")
 
 
 class RemoteDockerError(requests.ConnectionError):
@@ -106,11 +115,7 @@ class VerifiedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
 def open_client(base_url: str, version: str, timeout: float | None, known_hosts: str | None,
                 identity: str | None) -> docker.DockerClient:
     """A DockerClient on a verified SSH connection (connects now, so host key and login problems show here)."""
-    try:
-        deferred_imports.load("paramiko")  # here, once, before environments' threads reach it at the same time
-    except Exception as exc:  # noqa: BLE001 - ImportError, or whatever a broken install raises on import
-        raise EngineError(f"ssh:// engines need paramiko, which cannot be imported: {exc}",
-                          hint="reinstall porttest's dependencies (pip install --force-reinstall porttest)") from None
+    _load_paramiko()
     # use_ssh_client=True makes the SDK build a shell-out adapter that does not connect; ours replaces it.
     client = docker.DockerClient(base_url=base_url, version=version, timeout=timeout, use_ssh_client=True)
     try:
@@ -123,6 +128,28 @@ def open_client(base_url: str, version: str, timeout: float | None, known_hosts:
     client.api.mount("http+docker://ssh", adapter)
     shell_out.close()
     return client
+
+
+def _load_paramiko() -> None:
+    """Import paramiko now (here, once, before environments' threads reach it at the same time), or say how to get it.
+    An EngineError either way: an ssh:// environment that cannot connect, never a traceback."""
+    try:
+        deferred_imports.load("paramiko")
+    except ModuleNotFoundError as exc:
+        if exc.name != "paramiko":  # paramiko is there, one of its own dependencies is not: a broken install
+            raise _broken(exc) from None
+        raise EngineError("ssh:// engines need paramiko, which is not installed", hint=INSTALL_HINT) from None
+    except Exception as exc:  # noqa: BLE001 - whatever a broken install raises on import
+        raise _broken(exc) from None
+    if SSHHTTPAdapter is object:  # paramiko imports now but did not when this module was loaded (installed since)
+        raise EngineError("ssh:// engines need paramiko, which could not be imported when porttest started",
+                          hint="run porttest again")
+
+
+def _broken(exc: BaseException) -> EngineError:
+    return EngineError(f"ssh:// engines need paramiko, which cannot be imported: {exc}",
+                       hint="reinstall it: pip install --force-reinstall 'porttest[ssh]' "
+                            "(where pipx installed porttest: pipx inject --force porttest paramiko)")
 
 
 def describe(exc: BaseException, host: str | None) -> tuple[str, str] | None:

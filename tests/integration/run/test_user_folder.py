@@ -102,6 +102,17 @@ def test_plain_pytest_in_a_folder_with_its_own_harness_is_untouched(tmp_path: Pa
     ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    listed = subprocess.run([sys.executable, "-m", "pytest", "--trace-config", "-q", "-p", "no:cacheprovider",
-                             "--co", "test_mine.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert "porttest" not in listed.stdout, listed.stdout
+    # What pytest loaded in that run, seen from inside it: no module and no plugin of porttest's.
+    write(tmp_path, "conftest.py", """
+        import sys
+
+        def pytest_unconfigure(config):
+            names = [name or "" for name, _ in config.pluginmanager.list_name_plugin()]
+            loaded = sorted(m for m in sys.modules if m == "porttest" or m.startswith("porttest."))
+            with open("loaded.txt", "w") as out:
+                out.write(repr((loaded, [n for n in names if "porttest" in n and "/" not in n])))
+    """)
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mine.py"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (tmp_path / "loaded.txt").read_text() == "([], [])"

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "harness"))
 
 import docker  # noqa: E402
 
@@ -274,7 +274,7 @@ def ship_memory(client: docker.DockerClient, megabytes: int) -> list[dict[str, A
                 lab_client.api.trust_env = False
                 for image in lab_client.images.list():  # ship to an empty engine each time
                     lab_client.images.remove(image.id, force=True)
-                proc = subprocess.run([sys.executable, "-c", SHIP_PROBE, str(REPO), json.dumps(spec)],
+                proc = subprocess.run([sys.executable, "-c", SHIP_PROBE, str(REPO / "harness"), json.dumps(spec)],
                                       capture_output=True, text=True, check=True)
                 data = json.loads(proc.stdout)
                 out.append({"mode": mode, "image_mb": round(data["size"] / 1e6), "moved_mb": round(data["bytes"] / 1e6),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -26,14 +26,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None]:
-    """conftest.py files load from the suites' folders and below, never from above them: a project's own
-    conftest.py beside the matrix (written for its own tests, with its own imports) is not porttest's business."""
+    """conftest.py files load from the suite folders and below them (a suite file's folder counts as a suite
+    folder), never from above: a project's own conftest.py beside the matrix, written for its own tests and with
+    its own imports, is not porttest's business."""
     known = early_config.known_args_namespace
     if getattr(known, "porttest_child", None):
-        suites = [Path(os.path.abspath(arg)) for arg in known.file_or_dir or ()]
-        folders = [path if path.is_dir() else path.parent for path in suites]
+        folders = suite_folders(known.file_or_dir or ())
         if folders:
-            # Public: the deepest folder common to every suite. Exact, where pytest still has the method: only
+            # Public: the deepest folder common to every suite. Exact where pytest still has the method: only
             # folders that are a suite folder or lie inside one.
             known.confcutdir = os.path.commonpath([str(f) for f in folders])
             manager = early_config.pluginmanager
@@ -41,6 +41,16 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None
                 manager._is_in_confcutdir = lambda path: any(  # type: ignore[method-assign]
                     path == folder or folder in path.parents for folder in folders)
     return (yield)
+
+
+def suite_folders(args: Iterable[str]) -> list[Path]:
+    """The folders whose conftest.py files a suite may use: each suite folder, and each suite file's folder
+    (a `FILE::TEST` node id counts as its file)."""
+    out = []
+    for arg in args:
+        path = Path(os.path.abspath(arg.split("::", 1)[0]))
+        out.append(path if path.is_dir() else path.parent)
+    return out
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from pydantic import ValidationError
+
 from porttest.engine.probe import ProbeOutput
 from porttest.results.model import TestRecord
 
@@ -113,7 +115,11 @@ def parse_report(text: str) -> ChildReport:
         if kind == COLLECTED:
             collected = int(data["count"])
         elif kind == TEST:
-            tests[data["id"]] = TestRecord.model_validate({k: v for k, v in data.items() if k != "kind"})
+            try:
+                record = TestRecord.model_validate({k: v for k, v in data.items() if k != "kind"})
+            except ValidationError:
+                continue  # not written by MessageWriter, which validates: nothing to trust in it
+            tests[record.id] = record
         elif kind == NOTE:
             notes.setdefault(str(data.get("text")), None)
         elif kind == FACT and "key" in data:

@@ -26,7 +26,7 @@ def _engine(handle: EngineHandle) -> Engine:
 
 @dataclass(frozen=True)
 class _DockerShipping:
-    """The run's Shipper, taking the runner's handles."""
+    """The run's Shipper, taking the run's engine handles."""
 
     shipper: Shipper
 

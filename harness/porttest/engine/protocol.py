@@ -1,4 +1,4 @@
-"""What the runner and the api need of the engine layer (Engines), and the opaque engine handles it hands out."""
+"""What a run and the api need of the engine layer (Engines), and the opaque engine handles it hands out."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # types only: this module loads neither the Docker SDK nor th
 
 
 class EngineHandle(Protocol):
-    """A connected engine as the runner sees it: where it is, what it says about itself, and how to let it go.
+    """A connected engine as a run sees it: where it is, what it says about itself, and how to let it go.
     Everything else about it belongs to the Engines object that connected it."""
 
     @property

@@ -20,11 +20,12 @@ def run_pytest(args: list[str]) -> NoReturn:
     """Run pytest with `args` in the current folder and exit with its code; never return, never raise."""
     code = EXIT_CRASH
     try:
-        sys.argv = [sys.executable, "-m", "pytest", *args]
+        import pytest  # before the folder joins the path: a module there never stands in for pytest
+
         cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)  # as `python -m pytest` would have it: suites may import helpers from there
-        import pytest
+        # First on the path, as `python -m pytest` puts it: suites may import helpers from there.
+        sys.path[:] = [cwd, *(entry for entry in sys.path if entry != cwd)]
+        sys.argv = [os.path.join(os.path.dirname(pytest.__file__), "__main__.py"), *args]
 
         code = int(pytest.main(args))
     except SystemExit as exc:

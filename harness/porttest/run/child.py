@@ -16,7 +16,6 @@ from porttest.engine.protocol import EngineHandle
 from porttest.errors import ContainerError, SuiteError
 from porttest.run.context import RunContext
 from porttest.run.launcher import Child
-from porttest.run.processes import kill_group
 from porttest.run.progress import Progress
 
 CHILD_LOG_TAIL = 30
@@ -24,7 +23,7 @@ CHILD_LOG_TAIL = 30
 
 @dataclass(frozen=True)
 class ChildRun:
-    """A finished pytest child: its exit code (None: killed at the environment's timeout), records and log."""
+    """A finished pytest child: its exit code (None: killed at the environment's timeout), report and log."""
 
     rc: int | None
     report: ChildReport
@@ -55,7 +54,7 @@ def run_child(cell: Cell, ctx: RunContext, engine: EngineHandle, started: contai
     try:
         rc = _follow(proc, messages, env.name, env.timeout, ctx)
     finally:
-        kill_group(proc.pid)
+        proc.stop()
         proc.wait()
         ctx.tracker.drop_child(env.name)
     if ctx.tracker.cancel.is_set():
@@ -86,7 +85,7 @@ def check_child(run: ChildRun, env: Environment, ctx: RunContext) -> None:
 
 
 def _follow(proc: Child, messages: Path, env: str, timeout: float, ctx: RunContext) -> int | None:
-    """Wait for the child, reporting `tests n/N` as records arrive; past the environment's timeout, kill it and
+    """Wait for the child, reporting `tests n/N` as its messages arrive; past the environment's timeout, kill it and
     return None."""
     deadline = time.monotonic() + timeout
     progress = ProgressCounter(messages)
@@ -100,10 +99,10 @@ def _follow(proc: Child, messages: Path, env: str, timeout: float, ctx: RunConte
         if rc is not None:
             return rc
         if time.monotonic() > deadline:
-            kill_group(proc.pid)
+            proc.stop()
             return None
         if ctx.tracker.cancel.is_set():
-            kill_group(proc.pid)
+            proc.stop()
             return proc.wait()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(0.1)  # returns as soon as the child ends; a cancel is seen within 0.1 s

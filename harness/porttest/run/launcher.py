@@ -36,7 +36,7 @@ def child_env() -> dict[str, str]:
 
 
 class Child(Protocol):
-    """What the runner needs of a pytest child: its PID (it leads its own process group), poll, wait and kill."""
+    """What a run needs of a pytest child: its PID (it leads its own process group), poll, wait and stop."""
 
     pid: int
 
@@ -44,7 +44,10 @@ class Child(Protocol):
 
     def wait(self, timeout: float | None = None) -> int: ...
 
-    def kill(self) -> None: ...
+    def stop(self) -> None:
+        """SIGKILL the child and what it started, if it still runs: only then are its PID and group ID ours (an
+        ended child had its group killed before it was reaped)."""
+        ...
 
 
 class ForkedChild:
@@ -68,14 +71,14 @@ class ForkedChild:
         assert self.returncode is not None
         return self.returncode
 
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.pid, signal.SIGKILL)
+    def stop(self) -> None:
+        if self.returncode is None:
+            kill_group(self.pid)
 
 
 class PlainChild(subprocess.Popen[bytes]):
-    """A `python -c RUN_ONCE` child: when it ends, what its tests left running in its process group is killed
-    before the child is reaped, while the group's ID is still its own."""
+    """A `python -P -m porttest.run.bootstrap` child: when it ends, what its tests left running in its process
+    group is killed before the child is reaped, while the group's ID is still its own."""
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -86,6 +89,10 @@ class PlainChild(subprocess.Popen[bytes]):
             if ended is not None and ended.si_pid:
                 kill_group(self.pid, leader_too=False)
         return super().poll()
+
+    def stop(self) -> None:
+        if self.poll() is None:
+            kill_group(self.pid)
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -196,7 +203,7 @@ class Launcher:
                     child._exited(-signal.SIGKILL)
 
     def close(self) -> None:
-        """Stop the server by its PID: it holds nothing but its imports (the runner has stopped its children).
+        """Stop the server by its PID: it holds nothing but its imports (the run has stopped its children).
         A warm-up still starting the server gives up within 0.1 s, and none starts after this."""
         self.closed = True
         with self.lock:

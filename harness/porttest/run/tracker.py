@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from porttest.engine.protocol import EngineHandle, Engines
 from porttest.run.launcher import Child
-from porttest.run.processes import kill_group
 
 log = logging.getLogger("porttest")
 
@@ -48,7 +47,7 @@ class Tracker:
             children = list(self.children.values())
             owned = list(self.containers.items())
         for proc in children:
-            kill_group(proc.pid)
+            proc.stop()
         for env, (engine, cid) in owned:
             try:
                 self.engines.remove(engine, cid)

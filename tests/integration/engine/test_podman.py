@@ -229,7 +229,7 @@ def test_ctrl_c_during_the_suites_removes_the_podman_container(tmp_path: Path, p
     """)
     proc = subprocess.Popen([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", "r.json"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO)})
+                            env={**os.environ, "PYTHONPATH": str(REPO / "harness")})
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not _podman_containers(podman_client):

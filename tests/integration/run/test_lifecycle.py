@@ -50,7 +50,8 @@ def _spawn_run(tmp_path: Path, env: dict[str, str] | None = None, **popen: Any) 
     """`porttest run matrix.yaml --json r.json` in the background, its output on pipes unless `popen` says else."""
     popen = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **popen}
     return subprocess.Popen([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", "r.json"],
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})}, **popen)
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO / "harness"), **(env or {})},
+                            **popen)
 
 
 @pytest.mark.parametrize("wait_for", [
@@ -389,7 +390,7 @@ def test_a_report_that_cannot_be_written_keeps_the_verdict_and_the_other_reports
     # Not through porttest(): it reads the --json file back, and /dev/full reads as endless zeros.
     ran = subprocess.run([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", "/dev/full", "--junit",
                           "j.xml"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"})
+                         env={**os.environ, "PYTHONPATH": str(REPO / "harness"), "NO_COLOR": "1"})
     assert ran.returncode == 2, (ran.stdout, ran.stderr)
     assert "verdict: PARITY" in ran.stdout
     assert "cannot write --json /dev/full: No space left on device" in ran.stderr

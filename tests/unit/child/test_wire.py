@@ -77,8 +77,12 @@ def test_the_writer_refuses_what_the_reader_would_drop() -> None:
 
 
 def test_unknown_kinds_and_broken_lines_are_skipped() -> None:
-    text = '{"kind": "gossip"}\n[1, 2]\nnot json\n{"kind": "note", "text": "kept"}\n'
-    assert parse_report(text).notes == ("kept",)
+    text = ('{"kind": "gossip"}\n[1, 2]\nnot json\n{"kind": "note", "text": "kept"}\n'
+            '{"kind": "test", "outcome": "passed"}\n{"kind": "test", "id": "t.py::x", "outcome": "exploded"}\n'
+            '{"kind": "test", "id": "t.py::a", "outcome": "passed"}\n')
+    report = parse_report(text)
+    assert report.notes == ("kept",)
+    assert [t.id for t in report.tests] == ["t.py::a"]
 
 
 def test_a_brief_round_trips(tmp_path: Path) -> None:

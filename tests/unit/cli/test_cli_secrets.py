@@ -22,7 +22,7 @@ def test_commands_mask_the_matrix_secrets(tmp_path: Path, command: list[str]) ->
         "environments:\n  plain:\n    engine: {host: 'tcp://${ENGINE_AUTH}@127.0.0.1:1', tls: false}\n")
     ran = subprocess.run([sys.executable, "-m", "porttest", command[0], "matrix.yaml", *command[1:]], cwd=tmp_path,
                          capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(REPO), "ENGINE_AUTH": SECRET})
+                         env={**os.environ, "PYTHONPATH": str(REPO / "harness"), "ENGINE_AUTH": SECRET})
     shown = ran.stdout + ran.stderr
     assert "***" in shown, shown  # the value was there to mask
     assert SECRET not in shown and "EEEE5555" not in shown

@@ -16,7 +16,7 @@ def _porttest(*args: str, close: tuple[int, ...], cwd: Path) -> subprocess.Compl
             os.close(fd)
 
     return subprocess.run([sys.executable, "-m", "porttest", *args], cwd=cwd, capture_output=False, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, preexec_fn=closed, timeout=60)
+                          env={**os.environ, "PYTHONPATH": str(REPO / "harness")}, preexec_fn=closed, timeout=60)
 
 
 def test_commands_keep_their_exit_codes_with_stdout_and_stderr_closed(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_commands_keep_their_exit_codes_with_stdout_and_stderr_closed(tmp_path: 
 def test_an_error_with_stderr_closed_does_not_land_on_stdout(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("version: 1\nimage: x\nsuites: [s]\nenvironments: {a: {exec_mode: maybe}}\n")
     ran = subprocess.run([sys.executable, "-m", "porttest", "validate", "bad.yaml"], cwd=tmp_path, capture_output=False,
-                         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "harness")},
                          preexec_fn=lambda: os.close(2), timeout=60)
     assert ran.returncode == 2 and ran.stdout == ""
 
@@ -40,6 +40,7 @@ def test_a_report_path_that_cannot_be_written_stops_the_run_before_it_starts(tmp
     (tmp_path / "taken").mkdir()
     (tmp_path / "matrix.yaml").write_text("version: 1\nimage: x\nsuites: [suite]\nenvironments: {a: {}}\n")
     ran = subprocess.run([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", "taken"], cwd=tmp_path,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "harness")},
+                         timeout=60)
     assert ran.returncode == 2
     assert "cannot write --json taken: it is a folder" in ran.stderr and "image" not in ran.stderr

@@ -72,7 +72,7 @@ def test_a_signal_in_any_phase_ends_the_run_and_undoes_it(phase: str, operation:
     began = time.monotonic()
     with interrupts() as handler:
         outcome = api.run(_matrix(tmp_path, suite), engines=engines)
-    assert time.monotonic() - began < 8, "the run waited for what it should have stopped"
+    assert time.monotonic() - began < 20, "the run waited for what it should have stopped"
     assert handler.count == 1 and not outcome.forced
 
     assert outcome.interrupted is not None and outcome.interrupted.signal_name == name

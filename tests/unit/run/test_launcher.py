@@ -111,7 +111,7 @@ def _servers_of_this_process() -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"child_server.py" in cmdline:
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"porttest.run.fork_server" in cmdline:
             found.append(int(pid))
     return found
 

@@ -7,7 +7,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from porttest import __version__
 from porttest.config import EngineSpec, Matrix, read_matrix
+from porttest.config.descriptors import Translation
+from porttest.config.models import ComposeSource, KubernetesSource
 from porttest.config.plan import Plan, make_plan
 from porttest.errors import Interrupted, PorttestError, ResultsError
 from porttest.results import combine
@@ -275,3 +277,11 @@ def merge(paths: Sequence[str | os.PathLike[str]]) -> RunResult:
 def compare(paths: Sequence[str | os.PathLike[str]], allow_different_image: bool = False) -> RunResult:
     """A parity verdict across results recorded apart (the same image, unless allowed)."""
     return combine.compare(load_results(paths), allow_different_image=allow_different_image)
+
+
+def import_profile(source: KubernetesSource | ComposeSource, env: Mapping[str, str] | None = None,
+                   allow_privileged: bool = False) -> Translation:
+    """The porttest profile a Kubernetes workload or a Compose service describes (`porttest profile import`)."""
+    from porttest.config.descriptors.sources import translate_source
+
+    return translate_source(source, env=os.environ if env is None else env, allow_privileged=allow_privileged)

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 from porttest import __version__
+from porttest.cli import profile
 from porttest.cli.output import flush_quietly, hide
 from porttest.cli.output import say as _print
 from porttest.errors import EXIT_INTERNAL, EXIT_USAGE, Interrupted, PorttestError
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="render a saved results file (console, --html, --markdown, --junit)")
     report.add_argument("results", type=Path, metavar="RESULTS.json")
     _report_flags(report, with_json=False)
+    profile.add_parser(sub)
     return parser
 
 
@@ -395,4 +397,5 @@ def _width() -> int:
 
 
 _COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "plan": _cmd_plan, "schema": _cmd_schema,
-             "clean": _cmd_clean, "merge": _cmd_merge, "compare": _cmd_compare, "report": _cmd_report}
+             "clean": _cmd_clean, "merge": _cmd_merge, "compare": _cmd_compare, "report": _cmd_report,
+             "profile": profile.cmd_profile}

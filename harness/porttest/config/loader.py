@@ -6,17 +6,23 @@ import difflib
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from porttest.config.descriptors import Translation
+from porttest.config.descriptors.compose_values import normalise_run
+from porttest.config.descriptors.sources import translate_source
 from porttest.config.models import (
     ENV_NAME,
     CISpec,
+    ComposeSource,
     EngineSpec,
     Environment,
     ImageSpec,
+    KubernetesSource,
     Matrix,
     RegistryPush,
     ShipViaRegistry,
@@ -112,6 +118,8 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
         data["suites"] = resolved
 
     profiles: dict[str, list[Located]] = {}
+    descriptor_notes: list[str] = []
+    descriptor_secrets: set[str] = set()
     envs = data.get("environments")
     if isinstance(envs, dict):
         merged_envs: dict[str, Any] = {}
@@ -129,10 +137,18 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             body = _resolve_env_paths(body, base)
             _unknown_keys(body, _ENV_KEYS, where, doc, issues, "environment key")  # profiles check their own
             layers: list[Located] = []
-            merged = _apply_extends(body, base, env, where, doc, layers, issues, seen=(str(source),))
+            found = _Translated(name, data.get("allow_privileged") is True)
+            merged = _apply_extends(body, base, env, where, doc, layers, issues, (str(source),), found)
+            descriptor_notes.extend(found.notes)
+            descriptor_secrets.update(found.secrets)
             profiles[name] = layers
             run = merged.get("run")
             if isinstance(run, dict):
+                # Compose's value formats ("30s", "8080:80", {nofile: 20000}, "512Mi") as the SDK's.
+                run, problems = normalise_run(run)
+                merged["run"] = run
+                for problem in problems:
+                    issues.append(_issue(doc, (*where, "run", *problem.path), problem.message, problem.hint, layers))
                 for key in run:
                     if key in MANAGED_KWARGS:
                         issues.append(_issue(doc, (*where, "run", key), f"`{key}` is managed by porttest",
@@ -149,6 +165,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
 
     data["source"] = source
     data["base_dir"] = base
+    data["descriptor_warnings"] = tuple(descriptor_notes)
     try:
         matrix = Matrix.model_validate(data)
     except ValidationError as exc:
@@ -160,7 +177,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     for layers in profiles.values():
         for layer in layers:
             variables.update(layer.variables)
-    secret_values = _secret_values(variables, data.get("secrets"), env)
+    secret_values = _secret_values(variables, data.get("secrets"), env) | descriptor_secrets
     if secret_values:
         issues = [_redact_issue(issue, secret_values) for issue in issues]
     if any(i.path.startswith("environments.") for i in issues):
@@ -224,10 +241,10 @@ def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
     """Make an environment's file paths absolute against the folder of the file that wrote them."""
     body = dict(body)
     extends = body.get("extends")
-    if isinstance(extends, str):
+    if isinstance(extends, str | dict):
         extends = [extends]
     if isinstance(extends, list):
-        body["extends"] = [_resolve(e, base) if isinstance(e, str) else e for e in extends]
+        body["extends"] = [_resolve(e, base) if isinstance(e, str) else _resolve_source(e, base) for e in extends]
     engine = body.get("engine")
     if isinstance(engine, dict):
         engine = dict(engine)
@@ -237,6 +254,19 @@ def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
                                    for k, v in engine[section].items()}
         body["engine"] = engine
     return body
+
+
+def _resolve_source(entry: Any, base: Path) -> Any:
+    """A descriptor entry's file paths, relative to the file that names them."""
+    if not isinstance(entry, dict):
+        return entry
+    out = dict(entry)
+    for key in ("kubernetes", "compose"):
+        if isinstance(out.get(key), str):
+            out[key] = _resolve(out[key], base)
+    if isinstance(out.get("files"), dict):
+        out["files"] = {k: _resolve(v, base) if isinstance(v, str) else v for k, v in out["files"].items()}
+    return out
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,17 +280,46 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+@dataclass(frozen=True)
+class _Translated:
+    """What an environment's descriptors gave beyond their profiles: warnings to show and values to mask."""
+
+    environment: str
+    allow_privileged: bool
+    notes: list[str] = field(default_factory=list)
+    secrets: set[str] = field(default_factory=set)
+
+
 def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], where: Path_, doc: Located,
-                   layers: list[Located], issues: list[ConfigIssue], seen: tuple[str, ...]) -> dict[str, Any]:
+                   layers: list[Located], issues: list[ConfigIssue], seen: tuple[str, ...],
+                   found: _Translated) -> dict[str, Any]:
     extends = body.get("extends") or []
     if not isinstance(extends, list):
         issues.append(_issue(doc, (*where, "extends"), "`extends` must be a path or a list of paths"))
         return body
     merged: dict[str, Any] = {}
+    sources: list[Any] = []
     for i, profile_path in enumerate(extends):
-        if not isinstance(profile_path, Path):
-            issues.append(_issue(doc, (*where, "extends", i), "`extends` entries must be file paths"))
+        if isinstance(profile_path, dict):
+            translated = _translate(profile_path, (*where, "extends", i), doc, env, issues, found.allow_privileged)
+            if translated is not None:
+                source, translation = translated
+                sources.append(source)
+                if isinstance(source, KubernetesSource):  # every value the matrix maps in, used or not
+                    found.secrets.update(value for value in source.secrets.values() if value)
+                layer = translation.located()
+                issues.extend(_unknown_keys_issues(translation.profile, layer))
+                layers.append(layer)
+                merged = deep_merge(merged, translation.profile)
+                found.notes.extend(f"{found.environment}: {source.describe()}: {w}" for w in translation.warnings)
+                found.secrets.update(translation.secret_values)
             continue
+        if not isinstance(profile_path, Path):
+            issues.append(_issue(doc, (*where, "extends", i),
+                                 "`extends` entries are profile paths, `porttest:NAME`, or "
+                                 "{kubernetes: FILE, ...} / {compose: FILE, service: NAME}"))
+            continue
+        sources.append(profile_path)
         if str(profile_path) in seen:
             issues.append(_issue(doc, (*where, "extends", i), f"profile {profile_path} extends itself",
                                  "remove the cycle between profiles"))
@@ -287,14 +346,43 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
         profile_body = _resolve_env_paths(profile.data, profile_path.parent)
         _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
         nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
-                                (*seen, str(profile_path)))
+                                (*seen, str(profile_path)), found)
         layers.append(profile)  # after its own parents: layers run from weakest to strongest
         merged = deep_merge(merged, nested)
     own = {k: v for k, v in body.items() if k != "extends"}
     result = deep_merge(merged, own)
     if extends:
-        result["extends"] = [e for e in extends if isinstance(e, Path)]
+        result["extends"] = sources
     return result
+
+
+def _translate(entry: dict[str, Any], where: Path_, doc: Located, env: Mapping[str, str],
+               issues: list[ConfigIssue], allow_privileged: bool) -> tuple[Any, Translation] | None:
+    """A descriptor entry, validated and translated; its problems go to `issues` (located where they are)."""
+    kind = KubernetesSource if "kubernetes" in entry else ComposeSource if "compose" in entry else None
+    if kind is None:
+        issues.append(_issue(doc, where, "an `extends` mapping names `kubernetes: FILE` or `compose: FILE`",
+                             "e.g. {kubernetes: deploy/prod.yaml, workload: deployment/api, container: api}"))
+        return None
+    try:
+        source = kind.model_validate(entry)
+    except ValidationError as exc:
+        for error in exc.errors():
+            at = (*where, *[part for part in error["loc"] if isinstance(part, str | int)])
+            hint = f"known keys: {', '.join(kind.model_fields)}" if error["type"] == "extra_forbidden" else None
+            issues.append(_issue(doc, at, error["msg"], hint))
+        return None
+    try:
+        return source, translate_source(source, env=env, allow_privileged=allow_privileged)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        return None
+
+
+def _unknown_keys_issues(profile: dict[str, Any], layer: Located) -> list[ConfigIssue]:
+    found: list[ConfigIssue] = []
+    _unknown_keys(profile, _ENV_KEYS, (), layer, found, "environment key")
+    return found
 
 
 def _unknown_keys(data: dict[str, Any], allowed: set[str], where: Path_, doc: Located,

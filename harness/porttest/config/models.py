@@ -162,11 +162,42 @@ class ShipViaRegistry(Frozen):
     registry: RegistryPush
 
 
+class KubernetesSource(Frozen):
+    """`extends: {kubernetes: FILE, workload: KIND/NAME, container: NAME}`: a pod template as a profile."""
+
+    kubernetes: Path
+    workload: str | None = Field(None, description="KIND/NAME, e.g. deployment/api; optional when the file has one")
+    container: str | None = Field(None, description="the container's name; optional when the pod has one")
+    namespace: str = "default"
+    runtime_classes: dict[str, str] = Field(default_factory=dict,
+                                            description="runtimeClassName -> the engine's runtime, e.g. gvisor: runsc")
+    secrets: dict[str, str] = Field(default_factory=dict, description="SECRET/KEY -> value (masked everywhere)")
+    config_maps: dict[str, str] = Field(default_factory=dict, description="CONFIGMAP/KEY -> value")
+    files: dict[str, Path] = Field(default_factory=dict,
+                                   description="configmap/NAME or secret/NAME -> a local folder for that volume")
+
+    def describe(self) -> str:
+        return f"kubernetes {self.kubernetes}" + "".join(f" {p}" for p in (self.workload, self.container) if p)
+
+
+class ComposeSource(Frozen):
+    """`extends: {compose: FILE, service: NAME}`: a Compose service as a profile."""
+
+    compose: Path
+    service: str
+
+    def describe(self) -> str:
+        return f"compose {self.compose} service {self.service}"
+
+
+ExtendsSource = Path | KubernetesSource | ComposeSource
+
+
 class Environment(Frozen):
     """One place to run the image: an engine, a run profile, how the image gets there, and readiness."""
 
     name: str
-    extends: tuple[Path, ...] = ()
+    extends: tuple[ExtendsSource, ...] = ()
     engine: EngineSpec = Field(default_factory=EngineSpec)
     run: RunOptions = Field(default_factory=RunOptions)
     ship: ShipMode | ShipViaRegistry = "auto"
@@ -176,6 +207,7 @@ class Environment(Frozen):
     command_timeout: Annotated[float, Field(gt=0)] = Field(300.0, description="seconds one command may take")
     test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
     ci: CISpec = Field(default_factory=CISpec)
+    run_as_non_root: bool = Field(False, description="refuse an image that would run as root, as the kubelet does")
 
     @property
     def ship_mode(self) -> str:
@@ -197,6 +229,7 @@ class Matrix(Frozen):
     secrets: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = Field(
         (), description="names of variables whose values are redacted from every output")
     allow_privileged: bool = Field(False, description="allow privileged mode, host namespaces and dangerous caps")
+    descriptor_warnings: tuple[str, ...] = Field((), description="what a descriptor's translation left out")
     source: Path
     base_dir: Path
     secret_values: frozenset[str] = Field(default=frozenset(), exclude=True, repr=False)
@@ -218,7 +251,7 @@ class Matrix(Frozen):
                 out.append(f"{env.name}: TLS verification is OFF for {env.engine.host} (engine.tls.verify: false)")
             for where, what in dangerous_options(env.run):
                 out.append(f"{env.name}: {what} (run.{where}; allowed by allow_privileged: true)")
-        return out
+        return out + list(self.descriptor_warnings)
 
 
 HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "uts_mode", "userns_mode")

@@ -14,7 +14,7 @@ def matrix_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "porttest matrix.yaml (version 1)"
     props = schema["properties"]
-    for internal in ("source", "base_dir"):
+    for internal in ("source", "base_dir", "descriptor_warnings"):
         props.pop(internal, None)
     schema["required"] = [r for r in schema.get("required", []) if r not in ("source", "base_dir")]
     props["image"] = {"anyOf": [{"type": "string", "description": "an image ref"}, {"$ref": "#/$defs/ImageSpec"}]}
@@ -29,5 +29,7 @@ def matrix_schema() -> dict[str, Any]:
     env = schema["$defs"]["Environment"]
     env["properties"].pop("name", None)
     env["required"] = [r for r in env.get("required", []) if r != "name"]
-    env["properties"]["extends"] = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+    one = {"anyOf": [{"type": "string", "description": "a profile file"},
+                     {"$ref": "#/$defs/KubernetesSource"}, {"$ref": "#/$defs/ComposeSource"}]}
+    env["properties"]["extends"] = {"anyOf": [one, {"type": "array", "items": one}]}
     return schema

@@ -72,9 +72,10 @@ def interpolate(text: str, env: Mapping[str, str], used: dict[str, str]) -> str:
 
 
 class _Walker:
-    def __init__(self, file: str, env: Mapping[str, str]) -> None:
+    def __init__(self, file: str, env: Mapping[str, str] | None, merge_keys: bool = False) -> None:
         self.file = file
         self.env = env
+        self.merge_keys = merge_keys
         self.lines: dict[Path_, int] = {}
         self.issues: list[ConfigIssue] = []
         self.used: dict[str, str] = {}
@@ -113,10 +114,14 @@ class _Walker:
     def collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
+            merges: list[yaml.Node] = []
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.issue(path, key_node.start_mark.line + 1, "merge keys (<<) are not supported",
-                               "write the keys out, or use `extends:` for profiles")
+                    if self.merge_keys:
+                        merges.append(value_node)
+                    else:
+                        self.issue(path, key_node.start_mark.line + 1, "merge keys (<<) are not supported",
+                                   "write the keys out, or use `extends:` for profiles")
                     continue
                 key = self.scalar(key_node, path)
                 if not isinstance(key, str | int | float | bool) or key is None:
@@ -130,14 +135,37 @@ class _Walker:
                     continue
                 self.lines[child] = key_node.start_mark.line + 1
                 out[key] = self.walk(value_node, child)
+            for value_node in merges:
+                self.merge(out, value_node, path)
             return out
         return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
+
+    def merge(self, out: dict[str, Any], value_node: yaml.Node, path: Path_) -> None:
+        """YAML merge (<<): keys written in the mapping win; of several merged mappings, the first wins. A merged
+        key keeps the line where its fragment wrote it."""
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        if not all(isinstance(source, yaml.MappingNode) for source in sources):
+            self.issue(path, value_node.start_mark.line + 1, "a merge key (<<) takes a mapping or a list of mappings",
+                       "merge an anchored mapping: <<: *name")
+            return
+        for source in sources:
+            own, self.lines = self.lines, {}
+            try:
+                merged = self.walk(source, path)
+            finally:
+                taken, self.lines = self.lines, own
+            for key, value in (merged or {}).items():
+                if key in out:
+                    continue
+                out[key] = value
+                child = (*path, key)
+                self.lines.update((where, line) for where, line in taken.items() if where[: len(child)] == child)
 
     def scalar(self, node: yaml.Node, path: Path_) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             self.issue(path, node.start_mark.line + 1, "expected a scalar here")
             return None
-        if node.tag == "tag:yaml.org,2002:str" and "$" in node.value:
+        if node.tag == "tag:yaml.org,2002:str" and "$" in node.value and self.env is not None:
             try:
                 text = interpolate(node.value, self.env, self.used)
             except KeyError as missing:
@@ -189,3 +217,37 @@ def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
     walker = _Walker(file, env)
     data = walker.walk(node, ())
     return Located(data, file, walker.lines, dict(walker.used), tuple(walker.issues))
+
+
+def load_yaml_documents(text: str, file: str, env: Mapping[str, str] | None = None, *, merge_keys: bool = False,
+                        loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Located, ...]:
+    """Every document of a multi-document YAML stream (as `helm template` prints one), each with its lines.
+
+    Values are read verbatim unless `env` is given: a Kubernetes manifest or a Compose file has its own rules for
+    `$`. An empty document (a lone `---`) is skipped; one that holds only a scalar is kept, for the caller to refuse.
+    `merge_keys` accepts YAML merge keys (`<<: *fragment`, as Compose files use them); `loader` may resolve plain
+    scalars differently (Compose reads YAML 1.2, where `22:22` is a string and `yes` is not a boolean).
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise ConfigError(ConfigIssue("", f"the file is larger than {MAX_BYTES} bytes", None, file))
+    try:
+        nodes = list(yaml.compose_all(text, Loader=loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise ConfigError(
+            ConfigIssue("", f"not valid YAML: {exc.problem or exc.context}",
+                        "check the indentation and quoting near that line", file, mark.line + 1 if mark else None)
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(ConfigIssue("", f"not valid YAML: {exc}", None, file)) from None
+    out: list[Located] = []
+    seen = 0
+    for node in nodes:
+        if node is None:
+            continue
+        walker = _Walker(file, env, merge_keys)
+        walker.nodes = seen  # the expansion limit counts the whole file
+        data = walker.walk(node, ())
+        seen = walker.nodes
+        out.append(Located(data, file, walker.lines, dict(walker.used), tuple(walker.issues)))
+    return tuple(out)

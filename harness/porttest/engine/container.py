@@ -18,7 +18,7 @@ import requests
 from porttest.config import Environment, WaitFor
 from porttest.engine import podman
 from porttest.engine.connect import Engine, short_reason
-from porttest.engine.runtimes import platform_mismatch, refusal_hint, runtime_missing
+from porttest.engine.runtimes import non_root_refusal, platform_mismatch, refusal_hint, runtime_missing
 from porttest.engine.session import CommandTimeout, ExecSession, Runner, SessionUnavailable, open_runner
 from porttest.errors import ContainerError
 
@@ -105,6 +105,13 @@ def created_at(labels: dict[str, str]) -> datetime | None:
 
 def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Started:
     """Create (not start) the container from the image ID; the caller registers it for removal first."""
+    if env.run_as_non_root:
+        image_user = str((engine.client.api.inspect_image(image_id).get("Config") or {}).get("User") or "")
+        refusal = non_root_refusal(None if env.run.user is None else str(env.run.user), image_user)
+        if refusal is not None:
+            raise ContainerError(f"{refusal} (environment: {env.name})",
+                                 hint="run_as_non_root (runAsNonRoot: true) refuses what would run as root: give the "
+                                      "image a numeric non-root USER, or set runAsUser")
     kwargs: dict[str, Any] = env.run.sdk_kwargs()
     labels = {**kwargs.pop("labels", {}), **labels_for(run_id, env.name)}
     name = container_name(run_id, env.name)

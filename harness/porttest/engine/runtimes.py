@@ -97,3 +97,24 @@ def refusal_hint(engine_said: str, info: EngineInfo) -> str | None:
         return ("podman raises every ulimit that run.ulimits does not name to its own maximum, beyond this host's "
                 "hard limits: name nofile and nproc in run.ulimits (e.g. {name: nproc, soft: 32768, hard: 32768})")
     return None
+
+
+def non_root_refusal(run_user: str | None, image_user: str) -> str | None:
+    """Why the kubelet would refuse to start a container under `runAsNonRoot: true`, in its own words, or None.
+
+    `run_user` is the user the environment asks for (runAsUser), else the image's configured USER decides: empty
+    means root, a name cannot be verified, a UID of 0 is root (the group after a colon does not count).
+    """
+    if run_user:
+        uid = run_user.split(":", 1)[0]
+        if uid == "0":
+            return "container's runAsUser breaks non-root policy"
+        if uid.isdigit() or uid == "":
+            return None
+        image_user = run_user  # a name given to Docker: the kubelet could not verify it either
+    user = image_user.split(":", 1)[0]
+    if user and not user.isdigit():
+        return f"container has runAsNonRoot and image has non-numeric user ({user}), cannot verify user is non-root"
+    if not user or int(user) == 0:
+        return "container has runAsNonRoot and image will run as root"
+    return None

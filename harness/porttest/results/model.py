@@ -96,6 +96,7 @@ class EnvironmentResult(_Frozen):
     engine: dict[str, Any] = Field(default_factory=dict)
     ship: ShipRecord | None = None
     container: str | None = None
+    run: dict[str, Any] = Field(default_factory=dict)  # the effective run options, after extends and translation
     duration: float = 0.0
     tests: tuple[TestRecord, ...] = ()
     notes: tuple[str, ...] = ()

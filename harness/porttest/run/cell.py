@@ -31,7 +31,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     phase = "connect"
     engine: EngineHandle | None = None
     engines = ctx.engines
-    fields: dict[str, object] = {"name": env.name}
+    fields: dict[str, object] = {"name": env.name, "run": env.run.model_dump(mode="json", exclude_none=True)}
     notes: list[str] = []
 
     def enter(name: str, detail: str = "") -> None:

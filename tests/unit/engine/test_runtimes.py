@@ -165,3 +165,25 @@ def test_refusal_hints_name_the_likely_cause(said: str, expected: str) -> None:
 
 def test_a_refusal_without_a_known_cause_has_no_hint() -> None:
     assert refusal_hint("conflict: the container name is already in use", info()) is None
+
+
+@pytest.mark.parametrize(("run_user", "image_user", "refusal"), [
+    (None, "", "container has runAsNonRoot and image will run as root"),
+    (None, "0", "container has runAsNonRoot and image will run as root"),
+    (None, "0:1000", "container has runAsNonRoot and image will run as root"),
+    (None, "root", "container has runAsNonRoot and image has non-numeric user (root), cannot verify user is non-root"),
+    (None, "app:app",
+     "container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root"),
+    (None, "10001", None),
+    (None, "10001:0", None),
+    ("0", "10001", "container's runAsUser breaks non-root policy"),
+    ("0:10001", "10001", "container's runAsUser breaks non-root policy"),
+    ("10001:10001", "", None),
+    ("nobody", "",
+     "container has runAsNonRoot and image has non-numeric user (nobody), cannot verify user is non-root"),
+])
+def test_run_as_non_root_refuses_as_the_kubelet_does(run_user: str | None, image_user: str,
+                                                     refusal: str | None) -> None:
+    from porttest.engine.runtimes import non_root_refusal
+
+    assert non_root_refusal(run_user, image_user) == refusal

@@ -1,0 +1,85 @@
+"""`porttest profile import`: print the porttest profile that a Kubernetes workload or a Compose service describes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from porttest.cli.output import hide
+from porttest.cli.output import say as _print
+from porttest.errors import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    profile = sub.add_parser("profile", help="profiles from descriptors teams already have")
+    verbs = profile.add_subparsers(dest="profile_command", metavar="VERB", required=True)
+    imported = verbs.add_parser(
+        "import", help="print the profile a Kubernetes workload or a Compose service describes, to read and commit",
+        description="Translate a descriptor into porttest's environment keys (run:, wait_for:, ...). Fields that are "
+                    "not translated are listed as comments. The same translation runs for `extends: {kubernetes: "
+                    "...}` and `extends: {compose: ...}` in a matrix.")
+    kinds = imported.add_subparsers(dest="kind", metavar="KIND", required=True)
+    kube = kinds.add_parser("kubernetes", help="a workload of a Kubernetes manifest (multi-document as helm prints)")
+    kube.add_argument("file", type=Path)
+    kube.add_argument("--workload", metavar="KIND/NAME", help="e.g. deployment/api (when the file has several)")
+    kube.add_argument("--container", metavar="NAME", help="the container (when the pod has several)")
+    kube.add_argument("--namespace", default="default")
+    for flag, dest, what in (("--runtime-class", "runtime_classes", "runtimeClassName=RUNTIME, e.g. gvisor=runsc"),
+                             ("--secret", "secrets", "SECRET/KEY=VALUE (masked in the output)"),
+                             ("--config-map", "config_maps", "CONFIGMAP/KEY=VALUE"),
+                             ("--files", "files", "configmap/NAME=FOLDER or secret/NAME=FOLDER")):
+        kube.add_argument(flag, dest=dest, action="append", default=[], metavar="K=V", help=what)
+    kube.add_argument("--allow-privileged", action="store_true")
+    compose = kinds.add_parser("compose", help="a service of a Compose file")
+    compose.add_argument("file", type=Path)
+    compose.add_argument("--service", required=True)
+    compose.add_argument("--allow-privileged", action="store_true")
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{flag} takes KEY=VALUE, not {item!r}")
+        out[key] = value
+    return out
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    import yaml
+
+    from porttest import api
+    from porttest.config.models import ComposeSource, KubernetesSource
+
+    source: KubernetesSource | ComposeSource
+    if args.kind == "kubernetes":
+        secrets = _pairs(args.secrets, "--secret")
+        hide(frozenset(v for v in secrets.values() if v))
+        source = KubernetesSource(
+            kubernetes=args.file.absolute(), workload=args.workload, container=args.container,
+            namespace=args.namespace, runtime_classes=_pairs(args.runtime_classes, "--runtime-class"),
+            secrets=secrets, config_maps=_pairs(args.config_maps, "--config-map"),
+            files={k: Path(v).absolute() for k, v in _pairs(args.files, "--files").items()})
+    else:
+        source = ComposeSource(compose=args.file.absolute(), service=args.service)
+    translation = api.import_profile(source, allow_privileged=args.allow_privileged)
+    hide(translation.secret_values)
+    lines = [f"# porttest profile from {source.describe()}",
+             "# use it with `extends: PATH` in an environment of matrix.yaml"]
+    if translation.warnings:
+        lines.append("# not translated (or only in part):")
+        lines += [f"#   {warning}" for warning in translation.warnings]
+    body = yaml.safe_dump(_plain(translation.profile), sort_keys=False, default_flow_style=False, width=120)
+    _print("\n".join(lines) + "\n" + body.rstrip())
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """YAML-ready: tuples (the SDK's ("127.0.0.1", 8080) port bindings) as lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

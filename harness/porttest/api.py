@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from porttest import __version__
 from porttest.config import EngineSpec, Matrix, read_matrix
 from porttest.config.descriptors import Translation
-from porttest.config.models import ComposeSource, KubernetesSource
+from porttest.config.models import ComposeSource, Environment, KubernetesSource
 from porttest.config.plan import Plan, make_plan
-from porttest.errors import Interrupted, PorttestError, ResultsError
+from porttest.config.profile_diff import ProfileDiff
+from porttest.errors import ConfigError, Interrupted, PorttestError, ResultsError, UsageError
 from porttest.results import combine
 from porttest.results.combine import Labelled
 from porttest.results.model import EnvironmentResult, ImageIdentity, RunResult, assemble, from_json
@@ -285,3 +286,62 @@ def import_profile(source: KubernetesSource | ComposeSource, env: Mapping[str, s
     from porttest.config.descriptors.sources import translate_source
 
     return translate_source(source, env=os.environ if env is None else env, allow_privileged=allow_privileged)
+
+
+def profile_diff(a: str, b: str, matrix: str | os.PathLike[str] = "matrix.yaml", env: Mapping[str, str] | None = None,
+                 allow_privileged: bool = False) -> ProfileDiff:
+    """Two environments' effective settings side by side, differences first (`porttest profile diff A B`).
+
+    A side is an environment of `matrix`, `kubernetes:FILE[#KIND/NAME[/CONTAINER]]`, `compose:FILE#SERVICE` or a
+    profile file; descriptors and profiles go through the same `extends` and translation as in a matrix."""
+    from porttest.config.profile_diff import effective_settings, parse_side, side_by_side
+
+    env = os.environ if env is None else env
+    loaded: list[Matrix] = []
+
+    def environment(side: str) -> tuple[Environment, Matrix, list[str]]:
+        entry: Any = parse_side(side)
+        if entry is None:
+            matrix_path = Path(matrix)
+            if matrix_path.is_file():
+                if not loaded:
+                    loaded.append(read_matrix(matrix_path, env))
+                found = loaded[0].environments.get(side)
+                if found is not None:
+                    own = [w for w in loaded[0].descriptor_warnings if w.startswith(f"{side}: ")]
+                    return found, loaded[0], own
+            if not Path(side).is_file():
+                names = ", ".join(loaded[0].environments) if loaded else ""
+                where = f"the environments of {matrix_path} are {names}" if names else f"no matrix at {matrix_path}"
+                raise UsageError(f"{side!r} is not an environment of the matrix, a descriptor or a profile file",
+                                 hint=f"{where}; write kubernetes:FILE[#KIND/NAME[/CONTAINER]], compose:FILE#SERVICE,"
+                                      " a profile file, or --matrix FILE")
+            entry = str(Path(side).absolute())
+        else:
+            key = "kubernetes" if "kubernetes" in entry else "compose"
+            if not Path(entry[key]).is_file():
+                raise UsageError(f"{side!r}: no such file: {entry[key]}", hint="check the path")
+            entry[key] = str(Path(entry[key]).absolute())
+        found, made = _profile_environment(entry, env, allow_privileged)
+        return found, made, [w.removeprefix("profile: ") for w in made.descriptor_warnings]
+
+    (env_a, matrix_a, warn_a), (env_b, matrix_b, warn_b) = environment(a), environment(b)
+    rows = side_by_side([effective_settings(env_a), effective_settings(env_b)])
+    warnings = tuple(dict.fromkeys((*warn_a, *warn_b)))
+    return ProfileDiff(a, b, tuple(rows), warnings, matrix_a.secret_values | matrix_b.secret_values)
+
+
+def _profile_environment(entry: Any, env: Mapping[str, str], allow_privileged: bool) -> tuple[Environment, Matrix]:
+    """One environment that only extends `entry`, through the matrix loader (the same extends and translation)."""
+    import yaml
+
+    from porttest.config.loader import parse_matrix
+
+    text = yaml.safe_dump({"version": 1, "image": "porttest/profile-diff", "suites": ["."],
+                           "allow_privileged": allow_privileged, "environments": {"profile": {"extends": [entry]}}})
+    try:
+        matrix = parse_matrix(text, Path.cwd() / "porttest-profile-diff.yaml", env)
+    except ConfigError as exc:  # the descriptor's or the profile's problems, located in their own files
+        exc.message = exc.message.replace("invalid matrix", "invalid profile", 1)
+        raise
+    return matrix.environments["profile"], matrix

@@ -1,4 +1,5 @@
-"""`porttest profile import`: print the porttest profile that a Kubernetes workload or a Compose service describes."""
+"""`porttest profile import`: print the porttest profile that a Kubernetes workload or a Compose service describes;
+`porttest profile diff A B`: two environments' effective settings side by side, differences first."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def add_parser(sub: Any) -> None:
     compose.add_argument("file", type=Path)
     compose.add_argument("--service", required=True)
     compose.add_argument("--allow-privileged", action="store_true")
+    diff = verbs.add_parser(
+        "diff", help="two environments' effective settings side by side, differences first",
+        description="Compare the effective settings (after extends and translation: run options, wait_for, "
+                    "run_as_non_root, ship, timeouts, engine host) of two environments. A and B are environments of "
+                    "the matrix, kubernetes:FILE[#KIND/NAME[/CONTAINER]], compose:FILE#SERVICE or a profile file, "
+                    "in any mix. Rows that differ come first, marked '!='; '-' means not set. "
+                    "Exit code: 0 when the settings are the same, 1 when they differ, 2 on an error.",
+        epilog="e.g. porttest profile diff staging kubernetes:deploy/prod.yaml#deployment/api/api")
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    diff.add_argument("--matrix", type=Path, default=Path("matrix.yaml"),
+                      help="the matrix whose environments A and B may name (default ./matrix.yaml)")
+    diff.add_argument("--json", action="store_true", help='print {"a", "b", "differences", "same", "warnings"}')
+    diff.add_argument("--allow-privileged", action="store_true")
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -48,6 +63,8 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    if args.profile_command == "diff":
+        return _cmd_diff(args)
     import yaml
 
     from porttest import api
@@ -83,3 +100,20 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from porttest import api
+
+    result = api.profile_diff(args.a, args.b, matrix=args.matrix, allow_privileged=args.allow_privileged)
+    hide(result.secret_values)
+    if args.json:
+        _print(json.dumps(result.to_json(), indent=2))
+    else:
+        for warning in result.warnings:
+            _print(f"warning: {warning}", file=sys.stderr)
+        _print(result.to_text())
+    return result.exit_code

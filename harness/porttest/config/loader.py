@@ -15,6 +15,8 @@ from pydantic import BaseModel, ValidationError
 from porttest.config.descriptors import Translation
 from porttest.config.descriptors.compose_values import normalise_run
 from porttest.config.descriptors.sources import translate_source
+from porttest.config.merge import deep_merge as deep_merge  # re-exported by porttest.config
+from porttest.config.merge import find_tags, merge_layer, plain, resolve_env_paths, resolve_path
 from porttest.config.models import (
     ENV_NAME,
     CISpec,
@@ -33,14 +35,13 @@ from porttest.config.models import (
     dangerous_options,
 )
 from porttest.config.run_options import KNOWN_RUN_NAMES, MANAGED_KWARGS, RunOptions
-from porttest.config.yaml_source import Located, Path_, dotted, load_yaml
+from porttest.config.yaml_source import Located, Path_, Tagged, dotted, load_yaml
 from porttest.errors import ConfigError, ConfigIssue
 from porttest.results.redact import redact_text
 
-_ENV_KEYS = set(Environment.model_fields) - {"name"}
+_ENV_KEYS = set(Environment.model_fields) - {"name", "origins"}
 _TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
-_ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
     "engine": EngineSpec, "tls": TLSSpec, "ssh": SSHSpec, "wait_for": WaitFor, "image": ImageSpec, "ci": CISpec,
@@ -81,11 +82,13 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     """Validate matrix text as if it were the file `source` (relative paths resolve against its folder)."""
     source = source.absolute()
     base = source.parent
-    doc = load_yaml(text, str(source), env)
+    doc = load_yaml(text, str(source), env, merge_tags=True)
     issues: list[ConfigIssue] = list(doc.issues)
     if not isinstance(doc.data, dict):
         raise ConfigError(ConfigIssue("", "the matrix must be a YAML mapping", "start with `version: 1`", doc.file, 1))
-    data: dict[str, Any] = dict(doc.data)
+    misplaced = [p for p in find_tags(doc.data) if len(p) < 3 or p[0] != "environments" or p[2] == "extends"]
+    issues.extend(_tag_issue(doc, p) for p in misplaced)
+    data: dict[str, Any] = plain(doc.data) if misplaced else dict(doc.data)
     nul = [_issue(doc, where, "contains a NUL character", "remove the \\0 from the value")
            for where in _nul_paths(data)]
     if nul:
@@ -98,7 +101,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     elif isinstance(image, dict) and isinstance(image.get("build"), dict):
         build = dict(image["build"])
         if isinstance(build.get("context"), str):
-            build["context"] = _resolve(build["context"], base)
+            build["context"] = resolve_path(build["context"], base)
         data["image"] = {**image, "build": build}
 
     suites = data.get("suites")
@@ -110,7 +113,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             if not isinstance(suite, str):
                 resolved.append(suite)
                 continue
-            path = _resolve(suite, base)
+            path = resolve_path(suite, base)
             if not path.exists():
                 issues.append(_issue(doc, ("suites", i), f"suite path does not exist: {path}",
                                      "give a test file or a folder of tests, relative to the matrix file"))
@@ -134,11 +137,12 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             if not isinstance(body, dict):
                 issues.append(_issue(doc, where, "an environment must be a mapping", "write `name: {}` for defaults"))
                 continue
-            body = _resolve_env_paths(body, base)
+            body = resolve_env_paths(body, base)
             _unknown_keys(body, _ENV_KEYS, where, doc, issues, "environment key")  # profiles check their own
             layers: list[Located] = []
-            found = _Translated(name, data.get("allow_privileged") is True)
+            found = _Translated(name, data.get("allow_privileged") is True, base)
             merged = _apply_extends(body, base, env, where, doc, layers, issues, (str(source),), found)
+            merged = deep_merge({}, merged)  # an environment that extends nothing still has its tags
             descriptor_notes.extend(found.notes)
             descriptor_secrets.update(found.secrets)
             profiles[name] = layers
@@ -160,7 +164,8 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
                                                       "keys under run: are Docker SDK containers.run() keyword names"),
                                              layers))
             # Unknown keys were reported where they were written; do not report them again from the merge.
-            merged_envs[name] = {**{k: v for k, v in merged.items() if k in _ENV_KEYS}, "name": name}
+            merged_envs[name] = {**{k: v for k, v in merged.items() if k in _ENV_KEYS}, "name": name,
+                                 "origins": _origins(merged.get("run"), doc, where, layers, base)}
         data["environments"] = merged_envs
 
     data["source"] = source
@@ -223,6 +228,8 @@ def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Loc
 
 def _nul_paths(node: Any, where: Path_ = ()) -> list[Path_]:
     """Where a string holds a NUL character (no path, name or command can, and the OS refuses them)."""
+    if isinstance(node, Tagged):
+        return _nul_paths(node.value, where)
     if isinstance(node, str):
         return [where] if "\x00" in node else []
     if isinstance(node, dict):
@@ -232,52 +239,9 @@ def _nul_paths(node: Any, where: Path_ = ()) -> list[Path_]:
     return []
 
 
-def _resolve(value: str, base: Path) -> Path:
-    path = Path(os.path.expanduser(value))
-    return path if path.is_absolute() else (base / path).resolve()
-
-
-def _resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Make an environment's file paths absolute against the folder of the file that wrote them."""
-    body = dict(body)
-    extends = body.get("extends")
-    if isinstance(extends, str | dict):
-        extends = [extends]
-    if isinstance(extends, list):
-        body["extends"] = [_resolve(e, base) if isinstance(e, str) else _resolve_source(e, base) for e in extends]
-    engine = body.get("engine")
-    if isinstance(engine, dict):
-        engine = dict(engine)
-        for section, keys in _ENGINE_PATHS.items():
-            if isinstance(engine.get(section), dict):
-                engine[section] = {k: _resolve(v, base) if k in keys and isinstance(v, str) else v
-                                   for k, v in engine[section].items()}
-        body["engine"] = engine
-    return body
-
-
-def _resolve_source(entry: Any, base: Path) -> Any:
-    """A descriptor entry's file paths, relative to the file that names them."""
-    if not isinstance(entry, dict):
-        return entry
-    out = dict(entry)
-    for key in ("kubernetes", "compose"):
-        if isinstance(out.get(key), str):
-            out[key] = _resolve(out[key], base)
-    if isinstance(out.get("files"), dict):
-        out["files"] = {k: _resolve(v, base) if isinstance(v, str) else v for k, v in out["files"].items()}
-    return out
-
-
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else (lists included) in `over` replaces `base`."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+def _tag_issue(doc: Located, path: Path_) -> ConfigIssue:
+    return _issue(doc, path, "`!override`/`!reset` act on an environment's keys, merged over its profiles",
+                  "remove the tag here; write it on a key inside an environment or a profile (not on `extends`)")
 
 
 @dataclass(frozen=True)
@@ -286,6 +250,7 @@ class _Translated:
 
     environment: str
     allow_privileged: bool
+    root: Path = Path()  # the matrix's folder: profile files are named relative to it
     notes: list[str] = field(default_factory=list)
     secrets: set[str] = field(default_factory=set)
 
@@ -299,6 +264,7 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
         return body
     merged: dict[str, Any] = {}
     sources: list[Any] = []
+    start = len(layers)  # layers[start:] are what this body extends
     for i, profile_path in enumerate(extends):
         if isinstance(profile_path, dict):
             translated = _translate(profile_path, (*where, "extends", i), doc, env, issues, found.allow_privileged)
@@ -309,8 +275,9 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
                     found.secrets.update(value for value in source.secrets.values() if value)
                 layer = translation.located()
                 issues.extend(_unknown_keys_issues(translation.profile, layer))
+                merged = merge_layer(merged, translation.profile, layer.file, layers[start:], found.environment,
+                                     found.root, found.notes)
                 layers.append(layer)
-                merged = deep_merge(merged, translation.profile)
                 found.notes.extend(f"{found.environment}: {source.describe()}: {w}" for w in translation.warnings)
                 found.secrets.update(translation.secret_values)
             continue
@@ -325,7 +292,7 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
                                  "remove the cycle between profiles"))
             continue
         try:
-            profile = load_yaml(profile_path.read_text(encoding="utf-8"), str(profile_path), env)
+            profile = load_yaml(profile_path.read_text(encoding="utf-8"), str(profile_path), env, merge_tags=True)
         except (OSError, UnicodeDecodeError) as exc:
             reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
             issues.append(_issue(doc, (*where, "extends", i), f"cannot read profile {profile_path}: {reason}",
@@ -338,19 +305,26 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
             issues.append(ConfigIssue("", "a profile must be a mapping of environment keys", None, profile.file, 1))
             continue
         issues.extend(profile.issues)
+        misplaced = [p for p in find_tags(profile.data) if p[0] == "extends"]
+        if misplaced:
+            issues.extend(_tag_issue(profile, p) for p in misplaced)
+            continue
         nul = [_issue(profile, path, "contains a NUL character", "remove the \\0 from the value")
                for path in _nul_paths(profile.data)]
         if nul:
             issues.extend(nul)
             continue
-        profile_body = _resolve_env_paths(profile.data, profile_path.parent)
+        profile_body = resolve_env_paths(profile.data, profile_path.parent)
         _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
         nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
                                 (*seen, str(profile_path)), found)
+        merged = merge_layer(merged, nested, profile.file, layers[start:], found.environment, found.root, found.notes)
         layers.append(profile)  # after its own parents: layers run from weakest to strongest
-        merged = deep_merge(merged, nested)
     own = {k: v for k, v in body.items() if k != "extends"}
-    result = deep_merge(merged, own)
+    if not extends:  # its tags act on whatever it is merged onto
+        return own
+    result = merge_layer(merged, own, None if where else doc.file, layers[start:], found.environment, found.root,
+                         found.notes)
     if extends:
         result["extends"] = sources
     return result
@@ -403,6 +377,16 @@ def _issue(doc: Located, path: Path_, message: str, hint: str | None = None,
            layers: list[Located] | None = None) -> ConfigIssue:
     file, line = _locate(doc, path, layers or [])
     return ConfigIssue(dotted(path), message, hint, file, line)
+
+
+def _origins(run: Any, doc: Located, where: Path_, layers: list[Located], base: Path) -> dict[str, str]:
+    """Where each effective run option was written ("deploy/web.yaml:47"), for the "why?" lines of a result."""
+    out: dict[str, str] = {}
+    for key in run if isinstance(run, dict) else ():
+        file, line = _locate(doc, (*where, "run", key), layers)
+        shown = os.path.relpath(file, base) if file.startswith(str(base) + os.sep) else file
+        out[f"run.{key}"] = f"{shown}:{line}" if line is not None else shown
+    return out
 
 
 def _locate(doc: Located, path: Path_, layers: list[Located]) -> tuple[str, int | None]:

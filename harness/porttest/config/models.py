@@ -208,6 +208,8 @@ class Environment(Frozen):
     test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
     ci: CISpec = Field(default_factory=CISpec)
     run_as_non_root: bool = Field(False, description="refuse an image that would run as root, as the kubelet does")
+    # Set by the loader, not written by users: run option -> "file:line" that set its effective value.
+    origins: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
 
     @property
     def ship_mode(self) -> str:

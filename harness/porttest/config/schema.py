@@ -28,6 +28,7 @@ def matrix_schema() -> dict[str, Any]:
         run["properties"][name] = {"description": f"Docker SDK containers.run() keyword `{name}`"}
     env = schema["$defs"]["Environment"]
     env["properties"].pop("name", None)
+    env["properties"].pop("origins", None)
     env["required"] = [r for r in env.get("required", []) if r != "name"]
     one = {"anyOf": [{"type": "string", "description": "a profile file"},
                      {"$ref": "#/$defs/KubernetesSource"}, {"$ref": "#/$defs/ComposeSource"}]}

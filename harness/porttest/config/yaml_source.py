@@ -16,6 +16,8 @@ MAX_NODES = 100_000
 
 Path_ = tuple[str | int, ...]
 
+MERGE_TAGS = ("!override", "!reset")
+
 _VAR = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\})", re.DOTALL)
 
 
@@ -37,6 +39,17 @@ class Located:
             if line is not None:
                 return end, line
         return -1, None
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A value a matrix or profile wrote as `!override VALUE` (replace what a profile gave) or `!reset` (remove it).
+
+    Only `load_yaml(..., merge_tags=True)` makes these; `porttest.config.merge.deep_merge` consumes them.
+    """
+
+    tag: str
+    value: Any
 
 
 def dotted(path: Path_) -> str:
@@ -72,10 +85,12 @@ def interpolate(text: str, env: Mapping[str, str], used: dict[str, str]) -> str:
 
 
 class _Walker:
-    def __init__(self, file: str, env: Mapping[str, str] | None, merge_keys: bool = False) -> None:
+    def __init__(self, file: str, env: Mapping[str, str] | None, merge_keys: bool = False,
+                 merge_tags: bool = False) -> None:
         self.file = file
         self.env = env
         self.merge_keys = merge_keys
+        self.merge_tags = merge_tags
         self.lines: dict[Path_, int] = {}
         self.issues: list[ConfigIssue] = []
         self.used: dict[str, str] = {}
@@ -99,7 +114,12 @@ class _Walker:
             )
         line = node.start_mark.line + 1
         self.lines.setdefault(path, line)
+        if self.merge_tags and node.tag in MERGE_TAGS:
+            return self.tagged(node, path, line)
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if self.merge_tags and not node.tag.startswith("tag:yaml.org,2002:"):
+                self.issue(path, line, f"unknown YAML tag {node.tag}",
+                           "only !override and !reset are understood here; remove the tag")
             if id(node) in self.open:
                 self.issue(path, line, "a YAML alias refers to a node that contains it (a cycle)",
                            "remove the recursive alias")
@@ -110,6 +130,32 @@ class _Walker:
             finally:
                 self.open.discard(id(node))
         return self.scalar(node, path)
+
+    def tagged(self, node: yaml.Node, path: Path_, line: int) -> Any:
+        """`!override` / `!reset` on a mapping, a sequence or a scalar: the value read as if untagged, marked."""
+        plain: yaml.Node
+        if isinstance(node, yaml.ScalarNode):
+            implicit = (node.style is None, node.style is not None)
+            tag = _CONSTRUCTOR.resolve(yaml.ScalarNode, node.value, implicit)  # type: ignore[no-untyped-call]
+            plain = yaml.ScalarNode(tag, node.value, node.start_mark, node.end_mark, node.style)
+        elif isinstance(node, yaml.MappingNode):
+            plain = yaml.MappingNode("tag:yaml.org,2002:map", node.value, node.start_mark, node.end_mark)
+        else:
+            plain = yaml.SequenceNode("tag:yaml.org,2002:seq", node.value, node.start_mark, node.end_mark)
+        if id(node) in self.open:
+            self.issue(path, line, "a YAML alias refers to a node that contains it (a cycle)",
+                       "remove the recursive alias")
+            return None
+        self.open.add(id(node))
+        try:
+            value = self.walk(plain, path)
+        finally:
+            self.open.discard(id(node))
+        if not path or isinstance(path[-1], int):
+            self.issue(path, line, f"{node.tag} goes on the value of a key",
+                       f"write `key: {node.tag} VALUE` to act on what a profile gave for that key")
+            return value
+        return Tagged(node.tag, value)
 
     def collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -193,8 +239,11 @@ class _Walker:
 _CONSTRUCTOR = yaml.SafeLoader("")
 
 
-def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
+def load_yaml(text: str, file: str, env: Mapping[str, str], *, merge_tags: bool = False) -> Located:
     """Parse one YAML document with a safe loader and size/expansion limits.
+
+    `merge_tags` (matrix and profile files) reads `!override` and `!reset` on a key's value as `Tagged` markers for
+    `extends` merging; any other tag that is not a standard YAML one is refused, with its line.
 
     Syntax errors and limits raise ConfigError at once; located problems (unset variables, duplicate keys) are
     returned in `issues` so that validation can report them together with everything else.
@@ -214,7 +263,7 @@ def load_yaml(text: str, file: str, env: Mapping[str, str]) -> Located:
         raise ConfigError(ConfigIssue("", f"not valid YAML: {exc}", None, file)) from None
     if node is None:
         return Located({}, file, {(): 1})
-    walker = _Walker(file, env)
+    walker = _Walker(file, env, merge_tags=merge_tags)
     data = walker.walk(node, ())
     return Located(data, file, walker.lines, dict(walker.used), tuple(walker.issues))
 

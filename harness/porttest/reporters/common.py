@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from porttest.config.profile_diff import SettingRow, flatten, side_by_side
 from porttest.results.model import EnvironmentResult, ImageIdentity, RunResult, ShipRecord
 
 VERDICT_TEXT = {
@@ -121,3 +122,12 @@ def ship_text(ship: ShipRecord | None, missing: str = "-") -> str:
     if ship.seconds >= 0.05 and ship.mode != "present":
         text += f" in {ship.seconds:.1f}s"
     return text
+
+
+def run_option_rows(result: RunResult) -> tuple[list[str], list[SettingRow]]:
+    """(environment names, rows of `run.*` keys) for the effective run options recorded per environment (after
+    extends and translation), the rows that differ between environments first; no rows when none were recorded."""
+    names = list(result.environments)
+    if not any(env.run for env in result.environments.values()):
+        return names, []
+    return names, side_by_side([flatten({"run": env.run}) for env in result.environments.values()])

@@ -9,7 +9,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from porttest.reporters.common import engine_facts, image_facts, one_line, ship_text, short_id, verdict_summary
+from porttest.config.profile_diff import render_value
+from porttest.reporters.common import (
+    engine_facts,
+    image_facts,
+    one_line,
+    run_option_rows,
+    ship_text,
+    short_id,
+    verdict_summary,
+)
 from porttest.results.model import RunResult
 
 LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "error": "ERROR", "xfailed": "XFAIL",
@@ -43,6 +52,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
             console.print(Text(f"{env.name}: engine {engine_facts(env.engine)}", style="dim"))
         for note in (env.ship.notes if env.ship else ()):
             console.print(Text(f"{env.name}: ship: {note}", style="dim"))
+    for line in _run_option_lines(result):
+        console.print(Text(line, style="dim"))
     for env in result.environments.values():
         for note in env.notes:
             console.print(Text(f"{env.name}: note: {note}", style="yellow"))
@@ -71,6 +82,25 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
             console.print(Text(f"  x  {row.id}" + (f": {_one_line(message)}" if message else ""), style="red"))
     console.print(Text(_verdict_line(result), style=_verdict_style(result.verdict)))
     return buf.getvalue()
+
+
+MAX_RUN_OPTION_LINES = 12
+
+
+def _run_option_lines(result: RunResult) -> list[str]:
+    """The effective run options that differ between environments, one line each: `run.read_only: staging true;
+    local -` (`-`: not set); the full table is in the Markdown and HTML reports."""
+    names, rows = run_option_rows(result)
+    differing = [row for row in rows if row.differs]
+    if not differing:
+        return []
+    lines = ["run options that differ:"]
+    for row in differing[:MAX_RUN_OPTION_LINES]:
+        values = "; ".join(f"{name} {render_value(v)}" for name, v in zip(names, row.values, strict=True))
+        lines.append("  " + one_line(f"{row.key}: {values}", 160))
+    if len(differing) > MAX_RUN_OPTION_LINES:
+        lines.append(f"  ... and {len(differing) - MAX_RUN_OPTION_LINES} more (see the Markdown or HTML report)")
+    return lines
 
 
 def _environments(result: RunResult) -> Table:

@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from html import escape
 
-from porttest.reporters.common import counts, engine_facts, image_facts, ship_text, short_id, verdict_summary
+from porttest.config.profile_diff import render_value
+from porttest.reporters.common import (
+    counts,
+    engine_facts,
+    image_facts,
+    run_option_rows,
+    ship_text,
+    short_id,
+    verdict_summary,
+)
 from porttest.reporters.console import LABELS
 from porttest.reporters.markdown import fact_value
 from porttest.results.facts import EXPLANATORY, flatten
@@ -74,6 +83,8 @@ td.cell.selected { outline: 3px solid var(--fg); outline-offset: -3px; }
 #facts tr.differs td, #facts tr.differs th { background: var(--div-bg); }
 #facts tr.differs.explanatory th { font-weight: 700; }
 #facts.only-differs tr.same { display: none; }
+#run-options td, #run-options th { font-size: 12.5px; max-width: 420px; word-break: break-word; }
+#run-options tr.differs td, #run-options tr.differs th { background: var(--div-bg); font-weight: 700; }
 label.toggle { font-weight: 400; font-size: 13px; margin-left: 12px; color: var(--muted); }
 .legend { color: var(--muted); font-size: 12.5px; margin: 6px 0; }
 """
@@ -188,6 +199,7 @@ def render(result: RunResult, title: str | None = None) -> str:
         _errors(result),
         _grid(result, ran),
         _facts(result),
+        _run_options(result),
         f"<script>{JS}</script>",
         "</body>",
         "</html>",
@@ -364,4 +376,24 @@ def _facts(result: RunResult) -> str:
            '<table id="facts" class="only-differs"><thead><tr><th>fact</th>'
            + "".join(f'<th data-env="{e(name)}">{e(name)}</th>' for name in flat) + "</tr></thead><tbody>",
            *rows, "</tbody></table>", "</section>"]
+    return "\n".join(out)
+
+
+def _run_options(result: RunResult) -> str:
+    """Each environment's effective run options (after extends and translation), the ones that differ first."""
+    names, rows = run_option_rows(result)
+    if not rows:
+        return ""
+    differing = sum(row.differs for row in rows)
+    body = [f'<tr class="{"differs" if row.differs else "same"}" data-setting="{e(row.key)}">'
+            f'<th class="mono">{"!= " if row.differs else ""}{e(row.key)}</th>'
+            + "".join(f'<td data-env="{e(name)}">{e(render_value(v))}</td>'
+                      for name, v in zip(names, row.values, strict=True)) + "</tr>" for row in rows]
+    out = ['<section id="run-options-section">',
+           f"<h2>Effective run options ({differing} differ)</h2>",
+           '<p class="legend">The run options each environment ran with, after extends and translation. '
+           "Highlighted rows (!=) differ between environments; - means not set.</p>",
+           '<table id="run-options"><thead><tr><th>setting</th>'
+           + "".join(f'<th data-env="{e(name)}">{e(name)}</th>' for name in names) + "</tr></thead><tbody>",
+           *body, "</tbody></table>", "</section>"]
     return "\n".join(out)

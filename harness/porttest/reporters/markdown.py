@@ -2,7 +2,8 @@
 
 Sections: the verdict with its exit code, the image identity, the environments, the tests x environments matrix
 (divergent rows marked), the divergences with each environment's message and the facts that explain them, the facts
-that differ between environments, and the tests that failed the same way everywhere.
+that differ between environments, each environment's effective run options (after ``extends`` and translation, the
+ones that differ first, in a collapsed block), and the tests that failed the same way everywhere.
 
 Decisions: table cells escape ``|`` and HTML (``<``, ``>``, ``&``) and turn newlines into ``<br>``; full messages go
 into collapsed ``<details>`` blocks with a fence longer than any backtick run in them. GitHub caps a step summary at
@@ -16,11 +17,13 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from porttest.config.profile_diff import render_value
 from porttest.reporters.common import (
     counts,
     engine_facts,
     image_facts,
     one_line,
+    run_option_rows,
     ship_text,
     short_id,
     verdict_summary,
@@ -70,6 +73,7 @@ def render(result: RunResult, max_rows: int = 300, max_message: int = 4000) -> s
     if result.divergent:
         out += _divergences(result, max_message)
     out += _facts(result)
+    out += _run_options(result)
     out += _same_failures(result, max_message)
     return "\n".join(out).rstrip() + "\n"
 
@@ -241,6 +245,23 @@ def _facts(result: RunResult) -> list[str]:
              "| fact | " + " | ".join(cell(n) for n in names) + " |", "|---|" + "---|" * len(names)]
     lines += [f"| {code(key, in_table=True)} | " + " | ".join(cell(v) for v in values) + " |" for key, values in rows]
     return [*lines, ""]
+
+
+def _run_options(result: RunResult) -> list[str]:
+    names, rows = run_option_rows(result)
+    if not rows:
+        return []
+    differing = sum(row.differs for row in rows)
+    summary = (f"{differing} differ between environments" if differing else "the same in every environment") \
+        if len(names) > 1 else f"{len(rows)} set"
+    lines = ["### Effective run options", "",
+             f"<details><summary>run options after extends and translation: {cell(summary)}</summary>", "",
+             "| | setting | " + " | ".join(cell(n) for n in names) + " |", "|---|---|" + "---|" * len(names)]
+    for row in rows:
+        mark = DIVERGENT_MARK if row.differs else ""
+        values = " | ".join(cell(render_value(v)) for v in row.values)
+        lines.append(f"| {mark} | {code(row.key, in_table=True)} | {values} |")
+    return [*lines, "", f"{DIVERGENT_MARK} = the setting differs; - = not set.", "", "</details>", ""]
 
 
 def _same_failures(result: RunResult, max_message: int) -> list[str]:

@@ -237,6 +237,17 @@ EXPLANATORY = (
     "locale.LC_ALL", "cpu_count", "env_names",
 )
 
+# The run options that set each fact: a "why?" line names the setting behind the fact, and where it was written.
+SETTINGS = {
+    "filesystem.rootfs_read_only": ("read_only",), "filesystem.writable_mounts": ("tmpfs", "volumes", "mounts"),
+    "user.uid": ("user",), "user.gid": ("user",), "user.groups": ("group_add", "user"),
+    "security.capabilities": ("cap_drop", "cap_add", "privileged"), "security.no_new_privs": ("security_opt",),
+    "security.seccomp": ("security_opt", "privileged"), "limits.memory_bytes": ("mem_limit",),
+    "limits.pids": ("pids_limit",), "limits.cpus": ("cpus", "nano_cpus", "cpu_quota"),
+    "runtime.name": ("runtime",), "runtime.gvisor": ("runtime",), "kernel": ("runtime",),
+    "ulimits.nofile": ("ulimits",), "ulimits.nproc": ("ulimits",), "arch": ("platform",),
+}
+
 _KERNEL = ("kernel", "runtime.gvisor", "runtime.name")
 # Words in a failure message that point at a fact.
 CLUES = {

@@ -17,7 +17,7 @@ from porttest.errors import (
     EXIT_REJECTED,
     ResultsError,
 )
-from porttest.results.facts import EXPLANATORY, clue_keys, describe, flatten, quoted_keys
+from porttest.results.facts import EXPLANATORY, SETTINGS, clue_keys, describe, flatten, quoted_keys
 
 SCHEMA = "porttest.results/1"
 Verdict = Literal["parity", "failed", "diverged", "error", "rejected"]
@@ -97,6 +97,7 @@ class EnvironmentResult(_Frozen):
     ship: ShipRecord | None = None
     container: str | None = None
     run: dict[str, Any] = Field(default_factory=dict)  # the effective run options, after extends and translation
+    origins: dict[str, str] = Field(default_factory=dict)  # run option -> "file:line" that set it
     duration: float = 0.0
     tests: tuple[TestRecord, ...] = ()
     notes: tuple[str, ...] = ()
@@ -201,8 +202,27 @@ def explain(outcomes: Mapping[str, str], environments: Mapping[str, EnvironmentR
             f"{', '.join(names)}: {describe(key, flat[names[0]].get(key))}"
             for names in _by_value(values, bad) + _by_value(values, good)
         )
+        line += _settings_behind(key, [n for n in outcomes if n in environments], environments)
         (separating if not good_values & bad_values else differing).append(line)
     return tuple((separating or differing)[:limit])
+
+
+def _settings_behind(key: str, names: list[str], environments: Mapping[str, EnvironmentResult]) -> str:
+    """The run options behind a fact, where they differ between the environments: the setting, each value, and the
+    file and line that wrote it (a profile, a Kubernetes manifest, a Compose file)."""
+    parts = []
+    for option in SETTINGS.get(key, ()):
+        values = {name: environments[name].run.get(option) for name in names}
+        if len({json.dumps(v, sort_keys=True) for v in values.values()}) <= 1:
+            continue
+        shown = []
+        for name in names:
+            value = values[name]
+            where = environments[name].origins.get(f"run.{option}")
+            text = "-" if value is None else json.dumps(value) if not isinstance(value, str) else value
+            shown.append(f"{name} {text}" + (f" ({where})" if where and value is not None else ""))
+        parts.append(f"run.{option}: {', '.join(shown)}")
+    return f" [{'; '.join(parts)}]" if parts else ""
 
 
 def _hashable(value: Any) -> Any:

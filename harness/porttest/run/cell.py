@@ -11,6 +11,7 @@ import time
 import docker.errors
 import requests
 
+from porttest.config.models import Environment
 from porttest.config.plan import Cell
 from porttest.engine.connect import short_reason
 from porttest.engine.protocol import EngineHandle
@@ -31,7 +32,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     phase = "connect"
     engine: EngineHandle | None = None
     engines = ctx.engines
-    fields: dict[str, object] = {"name": env.name, "run": env.run.model_dump(mode="json", exclude_none=True)}
+    fields: dict[str, object] = {"name": env.name, "run": _recorded_run(env), "origins": dict(env.origins)}
     notes: list[str] = []
 
     def enter(name: str, detail: str = "") -> None:
@@ -103,6 +104,18 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
                                **fields)  # type: ignore[arg-type]
     ctx.on_progress(Progress(env.name, "done" if status == "ok" else "error", result.error or ""))
     return result
+
+
+def _recorded_run(env: Environment) -> dict[str, object]:
+    """The effective run options as the results keep them: environment variables by name only, as the facts keep
+    them (their values may be credentials that no secret rule names)."""
+    run: dict[str, object] = env.run.model_dump(mode="json", exclude_none=True)
+    variables = run.get("environment")
+    if isinstance(variables, dict):
+        run["environment"] = sorted(variables)
+    elif isinstance(variables, list):
+        run["environment"] = sorted(str(item).split("=", 1)[0] for item in variables)
+    return run
 
 
 def _injected_delay(phase: str, cancel: threading.Event) -> None:

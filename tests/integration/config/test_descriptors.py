@@ -146,6 +146,9 @@ def test_a_deployment_diverges_exactly_where_its_constraints_bite(tmp_path: Path
     assert cluster["run"]["cap_drop"] == ["ALL"] and cluster["run"]["mem_limit"] == 32 * 1024 * 1024
     assert cluster["run"]["memswap_limit"] == 32 * 1024 * 1024  # no swap on a kubelet
     assert "no-new-privileges:true" in cluster["run"]["security_opt"]
+    # The "why?" names the manifest's setting and its line.
+    why = next(t["explanation"] for t in results["tests"] if t["id"].endswith("test_root_filesystem_is_writable"))
+    assert any("run.read_only" in line and "deploy/web.yaml:" in line for line in why), why
     # What was not translated is said, not dropped.
     assert any("requests" in w for w in results["warnings"]), results["warnings"]
 

@@ -251,13 +251,13 @@ def test_repo_demo_matrix_honours_variables() -> None:
 # ---------------------------------------------------------------------------------------------------- extends
 
 
-def test_deep_merge_merges_mappings_and_replaces_lists() -> None:
+def test_deep_merge_merges_mappings_and_run_lists_as_compose() -> None:
     base = {"a": 1, "run": {"environment": {"A": "1", "B": "2"}, "cap_drop": ["ALL"], "user": "1"}, "keep": [1]}
     over = {"run": {"environment": {"B": "x", "C": "3"}, "cap_drop": ["NET_RAW"]}, "a": {"now": "a map"}}
     out = deep_merge(base, over)
     assert out == {
         "a": {"now": "a map"},
-        "run": {"environment": {"A": "1", "B": "x", "C": "3"}, "cap_drop": ["NET_RAW"], "user": "1"},
+        "run": {"environment": {"A": "1", "B": "x", "C": "3"}, "cap_drop": ["ALL", "NET_RAW"], "user": "1"},
         "keep": [1],
     }
     # inputs are not mutated
@@ -269,7 +269,7 @@ def test_deep_merge_scalar_over_mapping_replaces() -> None:
     assert deep_merge({"tls": {"verify": True}}, {"tls": False}) == {"tls": False}
 
 
-def test_extends_one_profile_matrix_keys_win_lists_replaced(project: Path) -> None:
+def test_extends_one_profile_matrix_keys_win_run_lists_merged(project: Path) -> None:
     write(project / "profiles" / "staging.yaml", """\
         ship: load
         wait_for: {port: 8080, timeout: 10}
@@ -293,7 +293,7 @@ def test_extends_one_profile_matrix_keys_win_lists_replaced(project: Path) -> No
     assert env.ship == "present"  # matrix wins
     assert env.wait_for is not None and env.wait_for.port == 8080 and env.wait_for.timeout == 10
     assert env.run.user == "10001:10001" and env.run.read_only is True and env.run.mem_limit == "256m"
-    assert env.run.cap_drop == ["SYS_ADMIN"]  # lists are replaced, not merged
+    assert env.run.cap_drop == ["ALL", "NET_RAW", "SYS_ADMIN"]  # run lists merge as Compose merges them (issue 16)
     assert env.run.environment == {"APP_ENV": "staging", "LOG": "info", "EXTRA": "1"}  # mappings merge
     assert env.extends == (project / "profiles" / "staging.yaml",)
 

@@ -175,9 +175,11 @@ def test_containers_are_labelled_and_removed(tmp_path: Path, engine: docker.Dock
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline and not seen:
-        for c in engine.containers.list(all=True, filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]}):
-            if c.labels.get("io.porttest.environment") == "only" and c.labels.get("team") == "qa":
-                seen = dict(c.labels)
+        # The raw listing: containers.list() inspects each one it lists, and the run may remove it in between.
+        for c in engine.api.containers(all=True, filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]}):
+            labels = c.get("Labels") or {}
+            if labels.get("io.porttest.environment") == "only" and labels.get("team") == "qa":
+                seen = dict(labels)
         time.sleep(0.05)
     proc.communicate(timeout=120)
     results = json.loads((tmp_path / "r.json").read_text())

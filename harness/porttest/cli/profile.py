@@ -9,6 +9,7 @@ from typing import Any
 
 from porttest.cli.output import hide
 from porttest.cli.output import say as _print
+from porttest.config.descriptors.printed import profile_document
 from porttest.errors import UsageError
 
 
@@ -65,8 +66,6 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
 def cmd_profile(args: argparse.Namespace) -> int:
     if args.profile_command == "diff":
         return _cmd_diff(args)
-    import yaml
-
     from porttest import api
     from porttest.config.models import ComposeSource, KubernetesSource
 
@@ -83,23 +82,9 @@ def cmd_profile(args: argparse.Namespace) -> int:
         source = ComposeSource(compose=args.file.absolute(), service=args.service)
     translation = api.import_profile(source, allow_privileged=args.allow_privileged)
     hide(translation.secret_values)
-    lines = [f"# porttest profile from {source.describe()}",
-             "# use it with `extends: PATH` in an environment of matrix.yaml"]
-    if translation.warnings:
-        lines.append("# not translated (or only in part):")
-        lines += [f"#   {warning}" for warning in translation.warnings]
-    body = yaml.safe_dump(_plain(translation.profile), sort_keys=False, default_flow_style=False, width=120)
-    _print("\n".join(lines) + "\n" + body.rstrip())
+    extra = source.secrets.values() if isinstance(source, KubernetesSource) else ()
+    _print(profile_document(translation, source.describe(), extra).rstrip())
     return 0
-
-
-def _plain(value: Any) -> Any:
-    """YAML-ready: tuples (the SDK's ("127.0.0.1", 8080) port bindings) as lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:

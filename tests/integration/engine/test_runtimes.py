@@ -79,7 +79,9 @@ def test_baseline_under_gvisor_records_kernel_4_4_and_names_its_divergence(
     row = divergent["test_tmp_is_sticky_and_world_writable"]
     assert row["outcomes"] == {"local": "passed", "gvisor": "failed"}
     assert "cannot statx '/tmp': Invalid argument" in row["messages"]["gvisor"]
-    assert row["explanation"][0] == f"gvisor: kernel 4.4.0; local: kernel {platform.release()}"
+    first = row["explanation"][0]
+    assert first.startswith(f"gvisor: kernel 4.4.0; local: kernel {platform.release()} [")
+    assert "run.runtime: local -, gvisor runsc (matrix.yaml:" in first  # the setting behind it, and its line
     assert ran.rc == 3, ran.explain()
     assert "gvisor: kernel 4.4.0" in ran.stdout
 
@@ -94,8 +96,10 @@ def test_kernel_release_diverges_between_runc_and_gvisor_and_the_kernel_explains
     assert ran.outcomes("test_proc_version_matches_uname") == {"local": "passed", "gvisor": "passed"}
     row = ran.row("test_kernel_is_at_least_5")
     assert "kernel 4.4.0" in row["messages"]["gvisor"]
-    assert row["explanation"][0] == f"gvisor: kernel 4.4.0; local: kernel {platform.release()}"
-    assert "gvisor: runtime runsc; local: runtime runc" in row["explanation"]
+    first = row["explanation"][0]
+    assert first.startswith(f"gvisor: kernel 4.4.0; local: kernel {platform.release()} [")
+    assert "run.runtime: local -, gvisor runsc (matrix.yaml:" in first  # the setting behind it, and its line
+    assert any(line.startswith("gvisor: runtime runsc; local: runtime runc") for line in row["explanation"])
 
 
 def test_missing_runtime_fails_that_environment_naming_the_offered_ones(tmp_path: Path,

@@ -147,7 +147,7 @@ def test_ingress_nginx_controller() -> None:
                 files={"secret/ingress-nginx-admission": "/srv/certs"})
     run = t.profile["run"]
     assert run["cap_drop"] == ["ALL"] and run["cap_add"] == ["NET_BIND_SERVICE"]
-    assert "read_only" not in run  # readOnlyRootFilesystem: false
+    assert run["read_only"] is False  # readOnlyRootFilesystem: false is written, so no earlier profile wins
     assert run["command"][1] == "--publish-service=ingress-nginx/ingress-nginx-controller"  # $(POD_NAMESPACE)
     assert run["environment"]["POD_NAMESPACE"] == "ingress-nginx"  # the manifest's namespace
     assert run["environment"]["POD_NAME"] == run["hostname"]

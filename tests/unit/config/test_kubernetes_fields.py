@@ -296,8 +296,11 @@ def test_volume_refusals(volumes: str, mounts: str, message: str) -> None:
      {"port": 80, "timeout": 3600, "interval": 60}),
     ("readinessProbe: {grpc: {port: 9000}}\nstartupProbe: {tcpSocket: {port: 9000}}",
      {"port": 9000, "timeout": 30, "interval": 10}),
+    # The startup probe runs first (up to 30 s at its defaults): its time is added to readiness's.
     ("readinessProbe: {tcpSocket: {port: 1}}\nstartupProbe: {tcpSocket: {port: 2}}",
-     {"port": 1, "timeout": 30, "interval": 10}),
+     {"port": 1, "timeout": 60, "interval": 10}),
+    ("readinessProbe: {tcpSocket: {port: 1}}\nstartupProbe: {tcpSocket: {port: 2}, failureThreshold: 30, "
+     "periodSeconds: 5}", {"port": 1, "timeout": 180, "interval": 10}),
     ("livenessProbe: {tcpSocket: {port: 1}}", None),
 ])
 def test_probes_become_wait_for(probes: str, wait_for: dict[str, object] | None) -> None:
@@ -320,8 +323,7 @@ def test_probe_warnings() -> None:
     assert warned(t, f"readinessProbe.httpGet (line {line(text, 'httpGet')}) is not translated: only the port is "
                      "checked, not path, scheme, httpHeaders")
     assert warned(t, "readinessProbe.timeoutSeconds") and warned(t, "readinessProbe.successThreshold")
-    assert warned(t, f"startupProbe (line {line(text, 'startupProbe')}) is not translated: readinessProbe already "
-                     "gives wait_for")
+    assert warned(t, f"startupProbe (line {line(text, 'startupProbe')}): checked through readinessProbe; its ")
     assert warned(t, f"livenessProbe (line {line(text, 'livenessProbe')}) is not translated: liveness probes are "
                      "not run")
     assert t.lines[("wait_for", "port")] == line(text, "httpGet")

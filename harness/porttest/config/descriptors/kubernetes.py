@@ -97,6 +97,7 @@ def translate(docs: Sequence[Located], *, workload: str | None, container: str |
                  f"a {chosen.kind} holds its pod in {dotted(spec_path)}")
         raise ConfigError(ctx.issues)
     main, cpath = _container(ctx, chosen, spec, spec_path, container)
+    _controller_level(ctx, chosen)
     ctx.lines[("run",)] = ctx.line(cpath) or 1
     if chosen.namespace and namespace not in ("default", chosen.namespace):
         ctx.note(("metadata", "namespace"), f"the manifest's namespace {chosen.namespace} is used, not {namespace}")
@@ -335,6 +336,23 @@ def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, n
         ctx.note(path, "only the kubernetes Service's variables are set, not those of " + ", ".join(services))
 
 
+_CONTROLLER_DONE = {"template", "selector", "jobTemplate", "volumeClaimTemplates"}
+_CONTROLLER_NOTES = {"activeDeadlineSeconds": "not enforced: the environment's `timeout` bounds the suites",
+                     "schedule": "the suites run the pod once, now"}
+
+
+def _controller_level(ctx: Context, chosen: Any) -> None:
+    """What the controller (Deployment, Job, CronJob, ...) sets beside its pod template: listed, never dropped."""
+    if chosen.kind == "pod":
+        return
+    levels: list[Path_] = [("spec",)] + ([("spec", "jobTemplate", "spec")] if chosen.kind == "cronjob" else [])
+    for level in levels:
+        node = _walk(chosen.data, level)
+        for key in node if isinstance(node, dict) else ():
+            if key not in _CONTROLLER_DONE:
+                ctx.skip((*level, key), _CONTROLLER_NOTES.get(key, f"a {chosen.kind} setting: one pod runs here, once"))
+
+
 def _container_level(ctx: Context, main: dict[str, Any], cpath: Path_) -> None:
     for key, value in main.items():
         if key == "image":
@@ -343,6 +361,8 @@ def _container_level(ctx: Context, main: dict[str, Any], cpath: Path_) -> None:
             for port, ppath in ctx.items(main, key, cpath):
                 if port.get("hostPort"):
                     ctx.skip((*ppath, "hostPort"), "no port of the engine's host is published")
+            ctx.note((*cpath, key), "container ports are informational here (named ones serve the probes); "
+                                    "nothing is published")
         elif key in _CONTAINER_NOTES and not is_empty(value):
             ctx.skip((*cpath, key), _CONTAINER_NOTES[key])
         elif key not in _CONTAINER_DONE and key not in _CONTAINER_NOTES:

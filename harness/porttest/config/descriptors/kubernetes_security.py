@@ -43,10 +43,14 @@ def security(ctx: Context, spec: dict[str, Any], spec_path: Path_, main: dict[st
                              "user keeps its own group")
     if get("runAsNonRoot", "boolean")[0]:
         ctx.put(("run_as_non_root",), True, merged["runAsNonRoot"][1])
-    if get("readOnlyRootFilesystem", "boolean")[0]:
-        ctx.put(("run", "read_only"), True, merged["readOnlyRootFilesystem"][1])
-    if get("allowPrivilegeEscalation", "boolean")[0] is False:
-        ctx.add(("run", "security_opt"), "no-new-privileges:true", merged["allowPrivilegeEscalation"][1])
+    # An explicit false is written too: the manifest is the later layer, and a profile before it must not win.
+    read_only = get("readOnlyRootFilesystem", "boolean")[0]
+    if read_only is not None:
+        ctx.put(("run", "read_only"), bool(read_only), merged["readOnlyRootFilesystem"][1])
+    escalation = get("allowPrivilegeEscalation", "boolean")[0]
+    if escalation is not None:
+        ctx.add(("run", "security_opt"), f"no-new-privileges:{'false' if escalation else 'true'}",
+                merged["allowPrivilegeEscalation"][1])
     groups, groups_path = get("supplementalGroups", "list")
     for i, gid in enumerate(groups or []):
         ctx.add(("run", "group_add"), str(gid), (*groups_path, i))
@@ -58,7 +62,11 @@ def security(ctx: Context, spec: dict[str, Any], spec_path: Path_, main: dict[st
     for key, value in (caps or {}).items():
         if key in ("add", "drop"):
             for i, cap in enumerate(ctx.typed(value, (*caps_path, key), "list") or []):
-                ctx.add(("run", f"cap_{key}"), str(cap).upper(), (*caps_path, key, i))
+                name = str(cap).upper()
+                if name.startswith("CAP_"):  # containerd prefixes CAP_ again: on a cluster this name fails
+                    ctx.note((*caps_path, key, i), f"{cap}: Kubernetes names capabilities without CAP_ "
+                                                   f"(write {name[4:]}); a cluster's runtime would refuse {cap}")
+                ctx.add(("run", f"cap_{key}"), name, (*caps_path, key, i))
         else:
             ctx.skip((*caps_path, key), "unknown field")
     if get("privileged", "boolean")[0]:

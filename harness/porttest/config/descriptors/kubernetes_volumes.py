@@ -137,12 +137,26 @@ def wait_for(ctx: Context, container: dict[str, Any], cpath: Path_, static_env: 
         if probe is None:
             continue
         if chosen is not None:
-            ctx.skip((*cpath, key), f"{chosen} already gives wait_for")
+            # Readiness is not checked until the startup probe succeeds: its time comes first.
+            startup = _seconds(probe)
+            total = min(max(ctx.profile.get("wait_for", {}).get("timeout", 0) + startup, 1), 3600)
+            ctx.put(("wait_for", "timeout"), total, (*cpath, key))
+            ctx.note((*cpath, key), f"checked through {chosen}; its {startup:g} s come before readiness, "
+                                    "and are added to wait_for.timeout")
             continue
         if _probe(ctx, probe, (*cpath, key), container, cpath, static_env):
             chosen = key
     if container.get("livenessProbe") is not None:
         ctx.skip((*cpath, "livenessProbe"), "liveness probes are not run: porttest never restarts the container")
+
+
+def _seconds(probe: dict[str, Any]) -> float:
+    """How long a probe may take to succeed: initialDelaySeconds + periodSeconds * failureThreshold."""
+    def number(key: str) -> float:
+        value = probe.get(key)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else _DEFAULTS[key]
+
+    return number("initialDelaySeconds") + number("periodSeconds") * number("failureThreshold")
 
 
 def _probe(ctx: Context, probe: dict[str, Any], path: Path_, container: dict[str, Any], cpath: Path_,

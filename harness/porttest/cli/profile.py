@@ -9,7 +9,6 @@ from typing import Any
 
 from porttest.cli.output import hide
 from porttest.cli.output import say as _print
-from porttest.config.descriptors.printed import profile_document
 from porttest.errors import UsageError
 
 
@@ -67,6 +66,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     if args.profile_command == "diff":
         return _cmd_diff(args)
     from porttest import api
+    from porttest.config.descriptors.printed import profile_document
     from porttest.config.models import ComposeSource, KubernetesSource
 
     source: KubernetesSource | ComposeSource

@@ -16,6 +16,7 @@ from typing import Any
 
 from porttest.config.models import Environment, ShipViaRegistry
 from porttest.errors import UsageError
+from porttest.results.facts import flatten as dotted_keys
 
 MISSING = "-"
 DESCRIPTOR_HINT = ("write kubernetes:FILE[#KIND/NAME[/CONTAINER]], compose:FILE#SERVICE, a profile file, or an "
@@ -26,16 +27,7 @@ def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"run": {"read_only": True, "cap_drop": ["ALL"]}} -> {"run.read_only": True, "run.cap_drop": ["ALL"]}.
 
     None values and empty mappings are left out (not set); lists are values of their own."""
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-        name = f"{prefix}{key}"
-        if item is None or (isinstance(item, Mapping) and not item):
-            continue
-        if isinstance(item, Mapping):
-            out.update(flatten(item, name + "."))
-        else:
-            out[name] = item
-    return out
+    return {key: item for key, item in dotted_keys(dict(value), prefix).items() if item is not None}
 
 
 def effective_settings(env: Environment) -> dict[str, Any]:

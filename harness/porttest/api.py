@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from porttest.results.redact import redact_result
 if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine layers
     from porttest.engine.image import ResolvedImage
     from porttest.engine.protocol import EngineHandle, Engines
+    from porttest.run.context import ServiceImage
     from porttest.run.launcher import Launcher
     from porttest.run.progress import OnProgress
 
@@ -148,9 +150,12 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
 
     tracker = Tracker(engines)
     try:
+        services = _service_images(matrix, cells, engines, source, build, tracker.cancel)
         ctx = RunContext(run_id=run_id, image=image, engines=engines,
                          shipper=engines.shipper(source, image, tracker.cancel), launcher=launcher, workdir=workdir,
-                         base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir)
+                         base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir,
+                         service_images=services, service_reference=_service_reference(matrix, cells, services),
+                         allow_different_services=matrix.allow_different_services)
         envs, signal_ = run_cells(cells, ctx, jobs)
     finally:
         source.close()
@@ -160,6 +165,40 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
                 name=name, status="error", error="the environment did not report", phase="unknown")
     result = assemble(identity, envs, duration=_since(began), interrupted=signal_ is not None, **extra)
     return RunOutcome(redact_result(result, matrix.secret_values), signal_, forced=tracker.force.is_set())
+
+
+def _service_images(matrix: Matrix, cells: Plan, engines: Engines, source: EngineHandle, build: bool,
+                    cancel: threading.Event) -> dict[str, ServiceImage]:
+    """Every service image of the planned environments, resolved once on the local engine (built when asked), each
+    with its shipper; one that cannot be resolved is kept as its error, for the environments that use it."""
+    from porttest.run.context import ServiceImage, image_key
+
+    out: dict[str, ServiceImage] = {}
+    for name in cells.names:
+        for spec in matrix.environments[name].services.values():
+            key = image_key(spec)
+            if key in out:
+                continue
+            try:
+                resolved = engines.resolve_image(source, spec.image, build)
+            except PorttestError as exc:
+                out[key] = ServiceImage(error=exc)
+                continue
+            out[key] = ServiceImage(resolved, engines.shipper(source, resolved, cancel))
+    return out
+
+
+def _service_reference(matrix: Matrix, cells: Plan, images: Mapping[str, ServiceImage]) -> dict[str, tuple[str, str]]:
+    """Each service's image ID in the first planned environment that has it (and could resolve it)."""
+    from porttest.run.context import image_key
+
+    out: dict[str, tuple[str, str]] = {}
+    for name in cells.names:
+        for service, spec in matrix.environments[name].services.items():
+            found = images[image_key(spec)].image
+            if found is not None and service not in out:
+                out[service] = (name, found.id)
+    return out
 
 
 def _docker_engines() -> Engines:
@@ -184,7 +223,7 @@ def _since(began: float) -> float:
 
 @dataclass(frozen=True)
 class Leftover:
-    """A porttest-labelled container found on an engine by `clean`."""
+    """A porttest-labelled container (or network, or volume) found on an engine by `clean`."""
 
     environment: str
     engine: str
@@ -192,11 +231,13 @@ class Leftover:
     name: str
     run_id: str
     removed: bool
+    kind: str = "container"
 
 
 def clean(matrix: Matrix, dry_run: bool = False, on_error: Callable[[str], None] | None = None,
           older_than: float | None = None, engines: Engines | None = None) -> list[Leftover]:
-    """Remove porttest-labelled containers from every engine of the matrix; never anything unlabelled.
+    """Remove porttest-labelled containers, networks and volumes from every engine of the matrix; never anything
+    unlabelled.
 
     Containers of a porttest run that is still alive on this machine are left alone, and with `older_than`
     (seconds) so are containers created more recently than that. `engines` as for run().
@@ -244,16 +285,20 @@ def _sweep(name: str, engines: Engines, engine: EngineHandle, dry_run: bool, old
         created = containers.created_at(labels)
         if older_than is not None and created is not None and (now - created).total_seconds() < older_than:
             continue
+        kind = str(item.get("Kind") or "container")
         if not dry_run:
             try:
-                engines.remove(engine, item["Id"])
+                if kind == "container":
+                    engines.remove(engine, item["Id"])
+                else:
+                    engines.remove_leftover(engine, kind, item["Id"])
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 if on_error:
                     on_error(f"{name}: cannot remove {item['Id'][:12]}: {short_reason(exc)}")
                 continue
         shown = (item.get("Names") or ["?"])[0].lstrip("/")
-        found.append(Leftover(name, engine.endpoint, item["Id"][:12], shown,
-                              labels.get(containers.LABEL_RUN, ""), not dry_run))
+        found.append(Leftover(name, engine.endpoint, item["Id"] if kind != "container" else item["Id"][:12], shown,
+                              labels.get(containers.LABEL_RUN, ""), not dry_run, kind))
     return found
 
 
@@ -289,11 +334,13 @@ def import_profile(source: KubernetesSource | ComposeSource, env: Mapping[str, s
 
 
 def profile_diff(a: str, b: str, matrix: str | os.PathLike[str] = "matrix.yaml", env: Mapping[str, str] | None = None,
-                 allow_privileged: bool = False) -> ProfileDiff:
+                 allow_privileged: bool = False, kubernetes: Mapping[str, Any] | None = None) -> ProfileDiff:
     """Two environments' effective settings side by side, differences first (`porttest profile diff A B`).
 
     A side is an environment of `matrix`, `kubernetes:FILE[#KIND/NAME[/CONTAINER]]`, `compose:FILE#SERVICE` or a
-    profile file; descriptors and profiles go through the same `extends` and translation as in a matrix."""
+    profile file; descriptors and profiles go through the same `extends` and translation as in a matrix.
+    `kubernetes` adds keys of a kubernetes extends entry (runtime_classes, secrets, config_maps, files, namespace)
+    to every kubernetes side."""
     from porttest.config.profile_diff import effective_settings, parse_side, side_by_side
 
     env = os.environ if env is None else env
@@ -322,6 +369,8 @@ def profile_diff(a: str, b: str, matrix: str | os.PathLike[str] = "matrix.yaml",
             if not Path(entry[key]).is_file():
                 raise UsageError(f"{side!r}: no such file: {entry[key]}", hint="check the path")
             entry[key] = str(Path(entry[key]).absolute())
+            if key == "kubernetes":
+                entry.update(kubernetes or {})
         found, made = _profile_environment(entry, env, allow_privileged)
         return found, made, [w.removeprefix("profile: ") for w in made.descriptor_warnings]
 

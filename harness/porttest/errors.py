@@ -65,10 +65,10 @@ class ConfigError(PorttestError):
 
     exit_code = EXIT_USAGE
 
-    def __init__(self, issues: list[ConfigIssue] | ConfigIssue) -> None:
+    def __init__(self, issues: list[ConfigIssue] | ConfigIssue, subject: str = "matrix") -> None:
         self.issues = [issues] if isinstance(issues, ConfigIssue) else list(issues)
         count = len(self.issues)
-        head = "invalid matrix" if count == 1 else f"invalid matrix ({count} problems)"
+        head = f"invalid {subject}" if count == 1 else f"invalid {subject} ({count} problems)"
         super().__init__(head + ":\n" + "\n".join("  " + i.render() for i in self.issues))
 
 

@@ -28,6 +28,7 @@ from tests.lab.tls_engine import TLSEngine, lab_processes
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = "porttest-base/busybox:latest"
 DEBIAN = "porttest-base/debian:bookworm"
+REDIS = "porttest-lab/redis:latest"
 LABEL = "io.porttest.run"
 # Every porttest process a test starts inherits this, so the leak checks below see only this session's containers
 # (another test session may run on the same engine at the same time).
@@ -60,6 +61,15 @@ def base_images(engine: docker.DockerClient) -> dict[str, str]:
     if missing:
         subprocess.run(["bash", str(REPO / "scripts" / "build-base-images.sh")], check=True)
     return {"busybox": BUSYBOX, "debian": DEBIAN}
+
+
+@pytest.fixture(scope="session")
+def lab_services(base_images: dict[str, str], engine: docker.DockerClient) -> dict[str, str]:
+    """Service images built from Debian's packages (.ci/run builds them; built here too when missing)."""
+    images = {"redis": REDIS}
+    if not all(engine.images.list(name=ref) for ref in images.values()):
+        subprocess.run(["bash", str(REPO / "scripts" / "build-base-images.sh")], check=True)
+    return images
 
 
 @pytest.fixture(scope="session")
@@ -184,7 +194,7 @@ def _porttest_containers(client: docker.DockerClient) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Session-end check: no porttest-labelled container on the machine's engine."""
+    """Session-end check: no porttest-labelled container, volume or network on the machine's engine."""
     yield
     try:
         client = docker.from_env()
@@ -194,7 +204,16 @@ def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     leftovers = _porttest_containers(client)
     for name in leftovers:
         client.containers.get(name).remove(force=True)
+    volumes = [v["Name"] for v in client.api.volumes(
+        filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]}).get("Volumes") or ()]
+    for name in volumes:
+        client.api.remove_volume(name, force=True)
+    networks = [n["Name"] for n in client.api.networks(filters={"label": [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]})]
+    for name in networks:
+        client.api.remove_network(name)
     assert not leftovers, f"porttest containers left on the local engine: {leftovers}"
+    assert not volumes, f"porttest volumes left on the local engine: {volumes}"
+    assert not networks, f"porttest networks left on the local engine: {networks}"
 
 
 @pytest.fixture(scope="session", autouse=True)

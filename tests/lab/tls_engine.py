@@ -69,6 +69,11 @@ class TLSEngine:
         self.slot, self._slot_lock = _claim_slot(slot)
         self.bridge = f"ptlab{self.slot}"
         self.subnet = f"172.31.{250 - self.slot}.1/24"
+        # Networks this daemon creates (porttest's per-environment networks for services) come from a pool of the
+        # slot's own, apart from the main engine's; the FORWARD rule lets their containers reach each other, which
+        # the main engine's DROP policy would stop (this daemon runs without iptables of its own).
+        self.pool = f"10.{210 + self.slot}.0.0/16"
+        self._forward = ["FORWARD", "-s", self.pool, "-d", self.pool, "-j", "ACCEPT"]
         self.dir = Path(tempfile.mkdtemp(prefix=f"engine{self.slot}-", dir=LAB_ROOT))
         self.port = free_port()
         self.host = f"tcp://127.0.0.1:{self.port}"
@@ -82,6 +87,9 @@ class TLSEngine:
     def start(self, timeout: float = 30.0) -> TLSEngine:
         self._bridge_up()
         config = dict(self.daemon_config)
+        config.setdefault("default-address-pools", [{"base": self.pool, "size": 24}])
+        if subprocess.run(["iptables", "-C", *self._forward], capture_output=True).returncode != 0:
+            subprocess.run(["iptables", "-I", *self._forward], capture_output=True)
         if self.storage_driver:
             config.setdefault("storage-driver", self.storage_driver)
         (self.dir / "daemon.json").write_text(json.dumps(config))
@@ -132,6 +140,8 @@ class TLSEngine:
                 self.start()
         terminate(self.proc, 20)
         subprocess.run(["ip", "link", "del", self.bridge], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while subprocess.run(["iptables", "-D", *self._forward], capture_output=True).returncode == 0:
+            pass  # our own rule, by its exact spec
         kill_leftovers(self.dir)
         _unmount_below(self.dir)
         kill_leftovers(self.dir)  # fuse-overlayfs helpers of mounts that a lazy unmount let go

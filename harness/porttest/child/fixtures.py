@@ -1,5 +1,5 @@
-"""The child's fixtures (`host`, `environment`, `facts`) on its one brief, and the facts probe, which runs through
-the same shell session before the first test. Registered as a plugin object only in a porttest child."""
+"""The child's fixtures (`host`, `environment`, `facts`, `services`) on its one brief, and the facts probe, which
+runs through the same shell session before the first test. Registered as a plugin object only in a porttest child."""
 
 from __future__ import annotations
 
@@ -31,6 +31,36 @@ class EnvironmentInfo:
         return dict(self.profile.get("run") or {})
 
 
+class ServiceInfo:
+    """One entry of the `services` fixture: the service's container, its address on the environment's network (None
+    for a sidecar, which the tests reach on localhost), and `host`, a testinfra Host inside it."""
+
+    def __init__(self, name: str, data: dict[str, Any], fixtures: ChildFixtures) -> None:
+        self.name = name
+        self.container_id = str(data["container_id"])
+        self.container_name = str(data["container_name"])
+        self.address: str | None = data.get("address")
+        self.share_network = bool(data.get("share_network"))
+        self.image_id: str | None = data.get("image_id")
+        self._fixtures = fixtures
+        self._host: Any = None
+
+    @property
+    def host(self) -> Any:
+        if self._host is None:
+            import testinfra.host
+
+            from porttest.child.backend import PorttestBackend
+
+            runner = self._fixtures.runner_for(self.container_id)
+            self._host = testinfra.host.Host(PorttestBackend(runner, self.container_name,
+                                                             timeout=self._fixtures.command_timeout))
+        return self._host
+
+    def __repr__(self) -> str:
+        return f"<service {self.name} {self.container_name} {self.address or 'localhost'}>"
+
+
 class FactRecorder:
     """The `facts` fixture: `facts.record("java_version", "21")` adds to environments.<name>.facts.custom."""
 
@@ -49,6 +79,7 @@ class ChildFixtures:
         self.brief = brief
         self.writer = writer
         self._opened: tuple[Any, Any] | None = None
+        self._service_runners: dict[str, Any] = {}
 
     @property
     def command_timeout(self) -> float:
@@ -57,13 +88,13 @@ class ChildFixtures:
     def runner(self) -> Any:
         if self._opened is None:
             from porttest.engine.connect import reopen
-            from porttest.engine.session import open_runner
+            from porttest.engine.session import Shell, open_runner
 
             client = reopen(self.brief.engine, timeout=self.command_timeout + 60.0)
             try:
                 runner, note = open_runner(client.api, self.brief.container_id,
                                            str(self.brief.profile.get("exec_mode") or "session"),
-                                           timeout=self.command_timeout)
+                                           timeout=self.command_timeout, shell=Shell.from_json(self.brief.shell))
             except BaseException:
                 client.close()
                 raise
@@ -72,9 +103,26 @@ class ChildFixtures:
             self._opened = (client, runner)
         return self._opened[1]
 
+    def runner_for(self, container_id: str) -> Any:
+        """A command runner in one of the environment's service containers (their images have their own shell)."""
+        from porttest.engine.session import open_runner
+
+        if container_id not in self._service_runners:
+            self.runner()  # opens the client
+            assert self._opened is not None
+            runner, _note = open_runner(self._opened[0].api, container_id,
+                                        str(self.brief.profile.get("exec_mode") or "session"),
+                                        timeout=self.command_timeout)
+            self._service_runners[container_id] = runner
+        return self._service_runners[container_id]
+
     def close(self) -> None:
         """Best effort, at the end of the session: every test has run, and a connection that fails to close must
         not turn the child's exit code into pytest's internal error."""
+        for runner in self._service_runners.values():
+            with contextlib.suppress(Exception):
+                runner.close()
+        self._service_runners.clear()
         if self._opened is not None:
             client, runner = self._opened
             self._opened = None
@@ -101,6 +149,11 @@ class ChildFixtures:
         return EnvironmentInfo(b.environment, b.profile, b.image_id, b.container_id, b.container_name, b.run_id)
 
     @pytest.fixture(scope="session")
+    def services(self) -> dict[str, ServiceInfo]:
+        """The environment's services by name (empty when it has none)."""
+        return {name: ServiceInfo(name, data, self) for name, data in self.brief.services.items()}
+
+    @pytest.fixture(scope="session")
     def facts(self) -> FactRecorder:
         return FactRecorder(self.writer)
 
@@ -110,5 +163,12 @@ class ChildFixtures:
 
         from porttest.child.backend import PorttestBackend
 
-        return testinfra.host.Host(PorttestBackend(self.runner(), self.brief.container_name,
+        host = testinfra.host.Host(PorttestBackend(self.runner(), self.brief.container_name,
                                                    timeout=self.command_timeout))
+        if self.brief.shell.get("applets"):
+            # A shell-less image runs commands with porttest's busybox toolbox, so `ps` is busybox's; testinfra
+            # tells that from the image's /bin/ps, which such an image lacks. Its module cache takes the flavour.
+            from porttest.child.toolbox_process import process_module
+
+            host.process = process_module(host)
+        return host

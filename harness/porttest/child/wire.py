@@ -33,6 +33,8 @@ class ChildBrief:
     profile: dict[str, Any]
     messages: str  # the path of the JSON-lines file the child writes
     run_id: str
+    shell: dict[str, Any] = field(default_factory=dict)  # Shell.to_json(): the toolbox's, for a shell-less image
+    services: dict[str, Any] = field(default_factory=dict)  # name -> container_id, container_name, address, ...
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)), encoding="utf-8")

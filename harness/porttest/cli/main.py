@@ -316,8 +316,11 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     found = api.clean(matrix, dry_run=args.dry_run, on_error=warn, older_than=args.older_than)
     verb = "would remove" if args.dry_run else "removed"
     for item in found:
-        _print(f"{verb} {item.name} ({item.id}) on {item.environment} [{item.engine}], run {item.run_id}")
-    _print(f"{len(found)} container(s) {verb}")
+        what = f"{item.name} ({item.id})" if item.kind == "container" else f"{item.kind} {item.name}"
+        _print(f"{verb} {what} on {item.environment} [{item.engine}], run {item.run_id}")
+    others = [f"{n} {kind}(s)" for kind in ("network", "volume") if (n := sum(i.kind == kind for i in found))]
+    _print(f"{sum(i.kind == 'container' for i in found)} container(s) {verb}"
+           + (f", and {' and '.join(others)}" if others else ""))
     return 0
 
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import re
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from porttest.cli.output import hide
 from porttest.cli.output import say as _print
-from porttest.errors import UsageError
+from porttest.errors import ConfigError, UsageError
 
 
 def add_parser(sub: Any) -> None:
@@ -25,12 +28,7 @@ def add_parser(sub: Any) -> None:
     kube.add_argument("file", type=Path)
     kube.add_argument("--workload", metavar="KIND/NAME", help="e.g. deployment/api (when the file has several)")
     kube.add_argument("--container", metavar="NAME", help="the container (when the pod has several)")
-    kube.add_argument("--namespace", default="default")
-    for flag, dest, what in (("--runtime-class", "runtime_classes", "runtimeClassName=RUNTIME, e.g. gvisor=runsc"),
-                             ("--secret", "secrets", "SECRET/KEY=VALUE (masked in the output)"),
-                             ("--config-map", "config_maps", "CONFIGMAP/KEY=VALUE"),
-                             ("--files", "files", "configmap/NAME=FOLDER or secret/NAME=FOLDER")):
-        kube.add_argument(flag, dest=dest, action="append", default=[], metavar="K=V", help=what)
+    _kubernetes_flags(kube)
     kube.add_argument("--allow-privileged", action="store_true")
     compose = kinds.add_parser("compose", help="a service of a Compose file")
     compose.add_argument("file", type=Path)
@@ -50,6 +48,26 @@ def add_parser(sub: Any) -> None:
                       help="the matrix whose environments A and B may name (default ./matrix.yaml)")
     diff.add_argument("--json", action="store_true", help='print {"a", "b", "differences", "same", "warnings"}')
     diff.add_argument("--allow-privileged", action="store_true")
+    _kubernetes_flags(diff.add_argument_group("for kubernetes: sides"))
+
+
+def _kubernetes_flags(parser: Any) -> None:
+    """What a kubernetes extends entry gives beside the file, as flags."""
+    parser.add_argument("--namespace", default="default")
+    for flag, dest, what in (("--runtime-class", "runtime_classes", "runtimeClassName=RUNTIME, e.g. gvisor=runsc"),
+                             ("--secret", "secrets", "SECRET/KEY=VALUE (masked in the output)"),
+                             ("--config-map", "config_maps", "CONFIGMAP/KEY=VALUE"),
+                             ("--files", "files", "configmap/NAME=FOLDER or secret/NAME=FOLDER")):
+        parser.add_argument(flag, dest=dest, action="append", default=[], metavar="K=V", help=what)
+
+
+def _kubernetes_entry(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags of _kubernetes_flags as the keys of a kubernetes extends entry; secret values hidden from output."""
+    secrets = _pairs(args.secrets, "--secret")
+    hide(frozenset(v for v in secrets.values() if v))
+    return {"namespace": args.namespace, "runtime_classes": _pairs(args.runtime_classes, "--runtime-class"),
+            "secrets": secrets, "config_maps": _pairs(args.config_maps, "--config-map"),
+            "files": {k: Path(v).absolute() for k, v in _pairs(args.files, "--files").items()}}
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:
@@ -62,6 +80,33 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return out
 
 
+# The translators' hints name the matrix's keys; on this command the same things are given as flags.
+_FLAG_HINTS = (
+    (re.compile(r"runtime_classes: \{(?P<k>[^:{}]+): (?P<v>[^{}]+)\}"), "--runtime-class {k}={v}"),
+    (re.compile(r"in the kubernetes extends entry: secrets: \{(?P<k>[^{}]+?): \.\.\.\}"), "with --secret {k}=VALUE"),
+    (re.compile(r"in the kubernetes extends entry: config_maps: \{(?P<k>[^{}]+?): \.\.\.\}"),
+     "with --config-map {k}=VALUE"),
+    (re.compile(r"in the kubernetes extends entry: files: \{(?P<k>[^:{}]+): (?P<v>[^{}]+)\}"), "with --files {k}={v}"),
+    (re.compile(r"^set allow_privileged: true in the matrix$"), "add --allow-privileged"),
+    (re.compile(r"unless the matrix says `allow_privileged: true` at the top level"),
+     "unless told: add --allow-privileged"),
+)
+
+
+def as_flags(hint: str | None) -> str | None:
+    """A translator's hint as this command's flags: `runtime_classes: {gvisor: runsc}` -> `--runtime-class
+    gvisor=runsc`, `allow_privileged: true` -> `--allow-privileged`."""
+    if hint is None:
+        return None
+    for pattern, flags in _FLAG_HINTS:
+        hint = pattern.sub(partial(_fill, flags), hint)
+    return hint
+
+
+def _fill(flags: str, match: re.Match[str]) -> str:
+    return flags.format(**match.groupdict())
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     if args.profile_command == "diff":
         return _cmd_diff(args)
@@ -71,16 +116,14 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
     source: KubernetesSource | ComposeSource
     if args.kind == "kubernetes":
-        secrets = _pairs(args.secrets, "--secret")
-        hide(frozenset(v for v in secrets.values() if v))
-        source = KubernetesSource(
-            kubernetes=args.file.absolute(), workload=args.workload, container=args.container,
-            namespace=args.namespace, runtime_classes=_pairs(args.runtime_classes, "--runtime-class"),
-            secrets=secrets, config_maps=_pairs(args.config_maps, "--config-map"),
-            files={k: Path(v).absolute() for k, v in _pairs(args.files, "--files").items()})
+        source = KubernetesSource(kubernetes=args.file.absolute(), workload=args.workload, container=args.container,
+                                  **_kubernetes_entry(args))
     else:
         source = ComposeSource(compose=args.file.absolute(), service=args.service)
-    translation = api.import_profile(source, allow_privileged=args.allow_privileged)
+    try:
+        translation = api.import_profile(source, allow_privileged=args.allow_privileged)
+    except ConfigError as exc:
+        raise ConfigError([replace(i, hint=as_flags(i.hint)) for i in exc.issues], subject="descriptor") from None
     hide(translation.secret_values)
     extra = source.secrets.values() if isinstance(source, KubernetesSource) else ()
     _print(profile_document(translation, source.describe(), extra).rstrip())
@@ -93,7 +136,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
     from porttest import api
 
-    result = api.profile_diff(args.a, args.b, matrix=args.matrix, allow_privileged=args.allow_privileged)
+    kubernetes = _kubernetes_entry(args)
+    try:
+        result = api.profile_diff(args.a, args.b, matrix=args.matrix, allow_privileged=args.allow_privileged,
+                                  kubernetes={k: {n: str(v) for n, v in value.items()} if isinstance(value, dict)
+                                              else value for k, value in kubernetes.items() if value})
+    except ConfigError as exc:
+        raise ConfigError([replace(i, hint=as_flags(i.hint)) for i in exc.issues]) from None
     hide(result.secret_values)
     if args.json:
         _print(json.dumps(result.to_json(), indent=2))

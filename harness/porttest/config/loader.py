@@ -16,7 +16,7 @@ from porttest.config.descriptors import Translation
 from porttest.config.descriptors.compose_values import normalise_run
 from porttest.config.descriptors.sources import translate_source
 from porttest.config.merge import deep_merge as deep_merge  # re-exported by porttest.config
-from porttest.config.merge import find_tags, merge_layer, plain, resolve_env_paths, resolve_path
+from porttest.config.merge import find_tags, merge_layer, plain, resolve_env_paths, resolve_path, resolve_services
 from porttest.config.models import (
     ENV_NAME,
     CISpec,
@@ -40,7 +40,8 @@ from porttest.errors import ConfigError, ConfigIssue
 from porttest.results.redact import redact_text
 
 _ENV_KEYS = set(Environment.model_fields) - {"name", "origins"}
-_TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged"}
+_TOP_KEYS = {"version", "image", "suites", "environments", "secrets", "allow_privileged", "services",
+             "allow_different_services"}
 SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|KEY|CREDENTIAL|AUTH", re.IGNORECASE)
 _SIZE_KEYS = ("mem_limit", "mem_reservation", "memswap_limit", "shm_size")
 _SECTION_MODELS: dict[str, type[BaseModel]] = {
@@ -120,6 +121,9 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             resolved.append(path)
         data["suites"] = resolved
 
+    top_services = data.get("services")
+    if top_services is not None:
+        top_services = data["services"] = plain(resolve_services(top_services, base))
     profiles: dict[str, list[Located]] = {}
     descriptor_notes: list[str] = []
     descriptor_secrets: set[str] = set()
@@ -141,8 +145,13 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             _unknown_keys(body, _ENV_KEYS, where, doc, issues, "environment key")  # profiles check their own
             layers: list[Located] = []
             found = _Translated(name, data.get("allow_privileged") is True, base)
-            merged = _apply_extends(body, base, env, where, doc, layers, issues, (str(source),), found)
-            merged = deep_merge({}, merged)  # an environment that extends nothing still has its tags
+            # The matrix's services are the weakest layer: profiles and the environment add, change or remove them.
+            below = {"services": plain(top_services)} if isinstance(top_services, dict) else {}
+            merged = _apply_extends(body, base, env, where, doc, layers, issues, (str(source),), found, below)
+            # An environment that extends nothing still has its tags, to act on the matrix's services.
+            merged = deep_merge({} if body.get("extends") else below, merged)
+            if isinstance(merged.get("services"), dict):  # `NAME: null` removes a service
+                merged["services"] = {k: v for k, v in merged["services"].items() if v is not None}
             descriptor_notes.extend(found.notes)
             descriptor_secrets.update(found.secrets)
             profiles[name] = layers
@@ -165,7 +174,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
                                              layers))
             # Unknown keys were reported where they were written; do not report them again from the merge.
             merged_envs[name] = {**{k: v for k, v in merged.items() if k in _ENV_KEYS}, "name": name,
-                                 "origins": _origins(merged.get("run"), doc, where, layers, base)}
+                                 "origins": _origins(merged, doc, where, layers, base)}
         data["environments"] = merged_envs
 
     data["source"] = source
@@ -257,12 +266,12 @@ class _Translated:
 
 def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], where: Path_, doc: Located,
                    layers: list[Located], issues: list[ConfigIssue], seen: tuple[str, ...],
-                   found: _Translated) -> dict[str, Any]:
+                   found: _Translated, below: dict[str, Any] | None = None) -> dict[str, Any]:
     extends = body.get("extends") or []
     if not isinstance(extends, list):
         issues.append(_issue(doc, (*where, "extends"), "`extends` must be a path or a list of paths"))
         return body
-    merged: dict[str, Any] = {}
+    merged: dict[str, Any] = dict(below or {})
     sources: list[Any] = []
     start = len(layers)  # layers[start:] are what this body extends
     for i, profile_path in enumerate(extends):
@@ -379,13 +388,21 @@ def _issue(doc: Located, path: Path_, message: str, hint: str | None = None,
     return ConfigIssue(dotted(path), message, hint, file, line)
 
 
-def _origins(run: Any, doc: Located, where: Path_, layers: list[Located], base: Path) -> dict[str, str]:
-    """Where each effective run option was written ("deploy/web.yaml:47"), for the "why?" lines of a result."""
+def _origins(merged: dict[str, Any], doc: Located, where: Path_, layers: list[Located], base: Path) -> dict[str, str]:
+    """Where each effective run option (and `files`, `ip_variables`) was written ("deploy/web.yaml:47"), for the
+    "why?" lines of a result."""
+    run = merged.get("run")
+    paths: list[tuple[str, ...]] = [("run", str(key)) for key in (run if isinstance(run, dict) else ())]
+    paths += [(key,) for key in ("files", "ip_variables") if merged.get(key)]
+    services = merged.get("services")
+    for name, service in (services.items() if isinstance(services, dict) else ()):
+        service_run = service.get("run") if isinstance(service, dict) else None
+        paths += [("services", name, "run", key) for key in (service_run if isinstance(service_run, dict) else ())]
     out: dict[str, str] = {}
-    for key in run if isinstance(run, dict) else ():
-        file, line = _locate(doc, (*where, "run", key), layers)
+    for path in paths:
+        file, line = _locate(doc, (*where, *path), layers)
         shown = os.path.relpath(file, base) if file.startswith(str(base) + os.sep) else file
-        out[f"run.{key}"] = f"{shown}:{line}" if line is not None else shown
+        out[".".join(path)] = f"{shown}:{line}" if line is not None else shown
     return out
 
 

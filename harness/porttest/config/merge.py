@@ -152,7 +152,36 @@ def resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
         body["extends"] = [resolve_path(e, base) if isinstance(e, str) else _resolve_source(e, base) for e in extends]
     if "engine" in body:
         body["engine"] = _inside(body["engine"], lambda engine: _resolve_engine(engine, base))
+    if "services" in body:
+        body["services"] = _inside(body["services"], lambda services: resolve_services(services, base))
+    if "toolbox" in body:
+        body["toolbox"] = _inside(body["toolbox"], lambda v: resolve_path(v, base) if isinstance(v, str) else v)
     return body
+
+
+def resolve_services(services: Any, base: Path) -> Any:
+    """Services as written (top level or in an environment): an image ref string as {ref}, build contexts absolute
+    against the folder of the file that wrote them."""
+    if not isinstance(services, dict):
+        return services
+    out: dict[str, Any] = {}
+    for name, service in services.items():
+        if isinstance(service, dict) and "image" in service:
+            service = dict(service)
+            service["image"] = _inside(service["image"], lambda image: _resolve_image(image, base))
+        out[name] = service
+    return out
+
+
+def _resolve_image(image: Any, base: Path) -> Any:
+    if isinstance(image, str):
+        return {"ref": image}
+    if isinstance(image, dict) and isinstance(image.get("build"), dict):
+        build = dict(image["build"])
+        if isinstance(build.get("context"), str):
+            build["context"] = resolve_path(build["context"], base)
+        return {**image, "build": build}
+    return image
 
 
 def _resolve_engine(engine: Any, base: Path) -> Any:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from porttest.config.run_options import RunOptions
 
@@ -15,6 +15,8 @@ ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 ShipMode = Literal["auto", "present", "load", "pull"]
 REPOSITORY = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$"
 ExecMode = Literal["session", "exec"]
+# An absolute file path below a folder other than "/" (its folder is what a volume mounts).
+FILE_PATH = r"^(/[^/\x00]+){2,}$"
 
 
 class Frozen(BaseModel):
@@ -144,6 +146,26 @@ class WaitFor(Frozen):
         return next(k for k in ("port", "healthcheck", "log", "command") if getattr(self, k) is not None)
 
 
+SERVICE_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"  # a DNS label: the name other containers reach it by
+
+
+class ServiceSpec(Frozen):
+    """A dependency of the image under test (a database, a cache), started beside it in an environment."""
+
+    image: ImageSpec = Field(description="a ref, or {ref, build, digest}: resolved once and shipped by image ID")
+    run: RunOptions = Field(default_factory=RunOptions)
+    wait_for: WaitFor | None = None
+    share_network: bool = Field(False, description="join the network namespace of the image under test, as a "
+                                                   "container of the same Kubernetes pod: reachable on localhost")
+
+    @model_validator(mode="after")
+    def _own_namespace(self) -> ServiceSpec:
+        if self.share_network and self.run.network_mode is not None:
+            raise ValueError("share_network puts the service in the tested container's network; "
+                             f"run.network_mode {self.run.network_mode!r} chooses another")
+        return self
+
+
 class CISpec(Frozen):
     """Hints for CI fan-out (porttest plan --format github): where this environment's job runs."""
 
@@ -208,8 +230,39 @@ class Environment(Frozen):
     test_timeout: Annotated[float, Field(gt=0)] | None = Field(None, description="seconds one test may take")
     ci: CISpec = Field(default_factory=CISpec)
     run_as_non_root: bool = Field(False, description="refuse an image that would run as root, as the kubelet does")
+    toolbox: Path | None = Field(None, description="a folder holding a static busybox (busybox-ARCH or ARCH/busybox) "
+                                                   "for images without /bin/sh; searched before $PORTTEST_TOOLBOX, "
+                                                   "instead of this machine's own busybox")
+    files: dict[Annotated[str, Field(pattern=FILE_PATH)], str] = Field(
+        default_factory=dict, description="absolute path in the container -> text; placed read-only, each folder in a "
+                                          "volume of its own that hides what the image has there (as Kubernetes "
+                                          "mounts a service-account token)")
+    services: dict[Annotated[str, Field(pattern=SERVICE_NAME)], ServiceSpec] = Field(
+        default_factory=dict, description="the matrix's services with this environment's changes (add, override, "
+                                          "or remove with `NAME: null`)")
+    ip_variables: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = Field(
+        (), description="environment variables set to the container's own IP address (as Kubernetes sets a pod's IP); "
+                        "the container then runs on a network of its own, where its address is known before it starts")
     # Set by the loader, not written by users: run option -> "file:line" that set its effective value.
     origins: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @model_validator(mode="after")
+    def _own_network(self) -> Environment:
+        extra = self.run.model_extra or {}
+        chosen = next((f"run.{k}" for k in ("network_mode", "network", "networking_config")
+                       if (getattr(self.run, k, None) if k == "network_mode" else extra.get(k)) is not None), None)
+        if self.ip_variables and chosen:
+            raise ValueError(f"ip_variables need a network of the environment's own, and {chosen} chooses another; "
+                             "drop one of the two")
+        return self
+
+    @field_validator("files")
+    @classmethod
+    def _plain_paths(cls, files: dict[str, str]) -> dict[str, str]:
+        for path in files:
+            if {".", ".."} & set(path.split("/")):
+                raise ValueError(f"{path}: a file path may not have . or .. parts")
+        return files
 
     @property
     def ship_mode(self) -> str:
@@ -231,6 +284,10 @@ class Matrix(Frozen):
     secrets: tuple[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ...] = Field(
         (), description="names of variables whose values are redacted from every output")
     allow_privileged: bool = Field(False, description="allow privileged mode, host namespaces and dangerous caps")
+    services: dict[Annotated[str, Field(pattern=SERVICE_NAME)], ServiceSpec] = Field(
+        default_factory=dict, description="dependencies started beside the image in every environment")
+    allow_different_services: bool = Field(False, description="run although a service's image differs between "
+                                                              "environments (the difference is reported)")
     descriptor_warnings: tuple[str, ...] = Field((), description="what a descriptor's translation left out")
     source: Path
     base_dir: Path

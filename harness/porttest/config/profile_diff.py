@@ -37,6 +37,7 @@ def effective_settings(env: Environment) -> dict[str, Any]:
         "run": env.run.model_dump(mode="json", exclude_none=True),
         "wait_for": env.wait_for.model_dump(mode="json", exclude_none=True) if env.wait_for else None,
         "run_as_non_root": env.run_as_non_root,
+        "files": sorted(env.files) or None,  # by path: a token's text is noise beside the settings
         "ship": env.ship.model_dump(mode="json") if isinstance(env.ship, ShipViaRegistry) else env.ship,
         "timeout": env.timeout,
         "command_timeout": env.command_timeout,

@@ -45,7 +45,8 @@ class Located:
 class Tagged:
     """A value a matrix or profile wrote as `!override VALUE` (replace what a profile gave) or `!reset` (remove it).
 
-    Only `load_yaml(..., merge_tags=True)` makes these; `porttest.config.merge.deep_merge` consumes them.
+    Only loading with `merge_tags=True` makes these; `porttest.config.merge.deep_merge` consumes them (and the
+    Compose reader, for `extends` between services).
     """
 
     tag: str
@@ -269,13 +270,15 @@ def load_yaml(text: str, file: str, env: Mapping[str, str], *, merge_tags: bool 
 
 
 def load_yaml_documents(text: str, file: str, env: Mapping[str, str] | None = None, *, merge_keys: bool = False,
-                        loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[Located, ...]:
+                        loader: type[yaml.SafeLoader] = yaml.SafeLoader, merge_tags: bool = False
+                        ) -> tuple[Located, ...]:
     """Every document of a multi-document YAML stream (as `helm template` prints one), each with its lines.
 
     Values are read verbatim unless `env` is given: a Kubernetes manifest or a Compose file has its own rules for
     `$`. An empty document (a lone `---`) is skipped; one that holds only a scalar is kept, for the caller to refuse.
     `merge_keys` accepts YAML merge keys (`<<: *fragment`, as Compose files use them); `loader` may resolve plain
     scalars differently (Compose reads YAML 1.2, where `22:22` is a string and `yes` is not a boolean).
+    `merge_tags` reads `!override` and `!reset` as `Tagged` markers, as load_yaml does.
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ConfigError(ConfigIssue("", f"the file is larger than {MAX_BYTES} bytes", None, file))
@@ -294,7 +297,7 @@ def load_yaml_documents(text: str, file: str, env: Mapping[str, str] | None = No
     for node in nodes:
         if node is None:
             continue
-        walker = _Walker(file, env, merge_keys)
+        walker = _Walker(file, env, merge_keys, merge_tags)
         walker.nodes = seen  # the expansion limit counts the whole file
         data = walker.walk(node, ())
         seen = walker.nodes

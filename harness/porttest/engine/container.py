@@ -8,7 +8,8 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,10 +17,10 @@ import docker.errors
 import requests
 
 from porttest.config import Environment, WaitFor
-from porttest.engine import podman
+from porttest.engine import networks, podman, seeded, toolbox
 from porttest.engine.connect import Engine, short_reason
 from porttest.engine.runtimes import non_root_refusal, platform_mismatch, refusal_hint, runtime_missing
-from porttest.engine.session import CommandTimeout, ExecSession, Runner, SessionUnavailable, open_runner
+from porttest.engine.session import CommandTimeout, ExecSession, Runner, SessionUnavailable, Shell, open_runner
 from porttest.errors import ContainerError
 
 LABEL_RUN = "io.porttest.run"
@@ -32,10 +33,13 @@ HEALTH_INTERVAL_NS = 30_000_000_000  # Docker's default healthcheck interval
 
 @dataclass(frozen=True)
 class Started:
-    """A running container porttest owns."""
+    """A running container porttest owns, and the shell its commands run with (a toolbox's, for a shell-less
+    image: `toolbox` then names it)."""
 
     id: str
     name: str
+    shell: Shell = field(default_factory=Shell)
+    toolbox: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ def created_at(labels: dict[str, str]) -> datetime | None:
         return None
 
 
-def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Started:
+def create(engine: Engine, env: Environment, image_id: str, run_id: str,
+           network: networks.OwnNetwork | None = None) -> Started:
     """Create (not start) the container from the image ID; the caller registers it for removal first."""
     if env.run_as_non_root:
         image_user = str((engine.client.api.inspect_image(image_id).get("Config") or {}).get("User") or "")
@@ -115,8 +120,65 @@ def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Star
     kwargs: dict[str, Any] = env.run.sdk_kwargs()
     labels = {**kwargs.pop("labels", {}), **labels_for(run_id, env.name)}
     name = container_name(run_id, env.name)
+    seeded_volumes: list[str] = []
+    created: str | None = None
+    box: toolbox.Toolbox | None = None
     try:
-        container = engine.client.containers.create(image_id, name=name, labels=labels, detach=True, **kwargs)
+        with _refusals(engine, env, image_id):
+            if env.files:
+                mounts = seeded.seed(engine, image_id, name, labels, env.files, env.run.platform)
+                seeded_volumes = [str(m["Source"]) for m in mounts]
+                kwargs["mounts"] = [*(kwargs.get("mounts") or ()), *mounts]
+            if network is not None:  # the environment's own (services, ip_variables); the run removes it
+                kwargs.update(network.create_kwargs(engine.client.api.api_version))
+                kwargs["extra_hosts"] = networks.with_hosts(kwargs.get("extra_hosts"), network.hosts)
+            if network is not None and env.ip_variables:
+                kwargs["environment"] = _with_variables(kwargs.get("environment"),
+                                                        dict.fromkeys(env.ip_variables, network.address))
+                for key in ("command", "entrypoint"):  # $(POD_IP) in args, as the kubelet expands it
+                    if isinstance(kwargs.get(key), list):
+                        kwargs[key] = [_expand(str(a), env.ip_variables, network.address) for a in kwargs[key]]
+            container = engine.client.containers.create(image_id, name=name, labels=labels, detach=True, **kwargs)
+            created = str(container.id)
+            if not toolbox.has_shell(engine.client.api, created):
+                # No /bin/sh: the same container again, with porttest's toolbox mounted read-only beside the image.
+                engine.client.api.remove_container(created, force=True, v=True)
+                created = None
+                box, mounts = toolbox.provide(engine, image_id, name, labels, env.run.platform, env.toolbox)
+                seeded_volumes += [str(m["Source"]) for m in mounts]
+                kwargs["mounts"] = [*(kwargs.get("mounts") or ()), *mounts]
+                container = engine.client.containers.create(image_id, name=name, labels=labels, detach=True, **kwargs)
+                created = str(container.id)
+    except BaseException:
+        if created is not None:
+            with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
+                engine.client.api.remove_container(created, force=True, v=True)
+        seeded.remove_volumes(engine, seeded_volumes)
+        raise
+    return Started(id=str(container.id), name=name, shell=toolbox.shell_of(container.attrs),
+                   toolbox=box.describe() if box is not None else None)
+
+
+def _expand(arg: str, names: tuple[str, ...], address: str) -> str:
+    """$(NAME) of an IP variable -> the address; $$(NAME) stays $(NAME), as Kubernetes escapes it."""
+    for name in names:
+        arg = arg.replace(f"$$({name})", "\0").replace(f"$({name})", address).replace("\0", f"$({name})")
+    return arg
+
+
+def _with_variables(environment: Any, added: dict[str, str]) -> dict[str, str] | list[str]:
+    """run.environment (a mapping or KEY=VALUE list, or none) with the variables set; theirs win."""
+    if isinstance(environment, list):
+        return [item for item in environment if str(item).split("=", 1)[0] not in added] + \
+            [f"{k}={v}" for k, v in added.items()]
+    return {**(environment or {}), **added}
+
+
+@contextlib.contextmanager
+def _refusals(engine: Engine, env: Environment, image_id: str) -> Iterator[None]:
+    """The engine's refusals to create the environment's containers, as ContainerError with what to do."""
+    try:
+        yield
     except docker.errors.ImageNotFound as exc:
         # Docker answers 404 both for a missing image and for an image of another platform than run.platform.
         mismatch = platform_mismatch(_api_reason(exc), env.run.platform, engine.info, image_id)
@@ -138,7 +200,6 @@ def create(engine: Engine, env: Environment, image_id: str, run_id: str) -> Star
     except (TypeError, ValueError) as exc:
         raise ContainerError(f"run options rejected by the Docker SDK: {exc}",
                              hint="keys under run: take the values docker.containers.run() takes") from None
-    return Started(id=str(container.id), name=name)
 
 
 def verify_runtime(engine: Engine, env: Environment, started: Started) -> str:
@@ -249,9 +310,9 @@ def _open_checks(engine: Engine, started: Started, limit: float) -> Runner:
     """The shell that runs readiness checks, opened within `limit` seconds (what is left of the wait); one exec per
     check where no session can start (or it fails to)."""
     try:
-        return open_runner(engine.client.api, started.id, "session", timeout=limit)[0]
+        return open_runner(engine.client.api, started.id, "session", timeout=limit, shell=started.shell)[0]
     except (docker.errors.DockerException, requests.RequestException, ConnectionError, OSError):
-        return ExecSession(engine.client.api, started.id)
+        return ExecSession(engine.client.api, started.id, shell=started.shell)
 
 
 @dataclass
@@ -310,7 +371,7 @@ def _check(engine: Engine, started: Started, wait: WaitFor, session: Runner | No
         if wait.port is not None:
             assert session is not None
             tables = ["cat", "/proc/net/tcp", "/proc/net/tcp6"]
-            result = (session.run_argv(tables) if isinstance(session, ExecSession) else  # no shell needed
+            result = (session.run_argv(session.shell.tool(tables)) if isinstance(session, ExecSession) else  # no shell
                       session.run(" ".join(tables), timeout=limit))
             if result.rc not in (0, 1) and not result.stdout:
                 reason = result.stderr.decode(errors="replace")[:200]
@@ -350,18 +411,30 @@ def listening(proc_net_tcp: str, port: int) -> bool:
 
 
 def remove(engine: Engine, container_id: str) -> None:
-    """Force-remove a container and its anonymous volumes; already gone is fine."""
+    """Force-remove a container, its anonymous volumes and the volumes porttest filled for it; gone is fine."""
     try:
+        inspected = engine.client.api.inspect_container(container_id)
         engine.client.api.remove_container(container_id, force=True, v=True)
     except docker.errors.NotFound:
-        pass
+        return
     except docker.errors.APIError as exc:
         if "already in progress" not in str(exc):
             raise
+        return
+    seeded.remove_volumes(engine, seeded.container_volumes(inspected))
 
 
 def find_leftovers(engine: Engine, run_id: str | None = None) -> list[dict[str, Any]]:
-    """porttest-labelled containers on an engine (optionally of one run); nothing without the label."""
+    """porttest-labelled containers, then networks and volumes, on an engine (optionally of one run); nothing without
+    the label. Each is listed as the engine lists containers (Id, Names, Labels), with Kind "container", "network"
+    or "volume"."""
     label = f"{LABEL_RUN}={run_id}" if run_id else LABEL_RUN
-    found = engine.client.api.containers(all=True, filters={"label": label})
-    return [c for c in found if LABEL_RUN in (c.get("Labels") or {})]
+    found = [{**c, "Kind": "container"} for c in engine.client.api.containers(all=True, filters={"label": label})
+             if LABEL_RUN in (c.get("Labels") or {})]
+    others = [("network", n) for n in networks.labelled(engine, LABEL_RUN)] + \
+        [("volume", v) for v in seeded.labelled_volumes(engine, LABEL_RUN)]
+    for kind, item in others:
+        labels = item.get("Labels") or {}
+        if run_id is None or labels.get(LABEL_RUN) == run_id:
+            found.append({"Id": item["Name"], "Names": [item["Name"]], "Labels": labels, "Kind": kind})
+    return found

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from porttest.config import EngineSpec, Environment, ImageSpec, WaitFor
 from porttest.engine import connect as connecting
 from porttest.engine import container as containers
+from porttest.engine import networks, seeded, services
 from porttest.engine.connect import Engine
 from porttest.engine.image import ResolvedImage, resolve
 from porttest.engine.probe import ProbeOutput, facts_from, probe_facts
@@ -46,8 +47,23 @@ class DockerEngines:
     def shipper(self, source: EngineHandle, image: ResolvedImage, cancel: threading.Event) -> _DockerShipping:
         return _DockerShipping(Shipper(_engine(source), image, cancel=cancel))
 
-    def create(self, engine: EngineHandle, env: Environment, image_id: str, run_id: str) -> containers.Started:
-        return containers.create(_engine(engine), env, image_id, run_id)
+    def create_network(self, engine: EngineHandle, env: Environment, run_id: str) -> networks.OwnNetwork:
+        found = _engine(engine)
+        name = containers.container_name(run_id, env.name)
+        return networks.create(found, name, containers.labels_for(run_id, env.name))
+
+    def create_service(self, engine: EngineHandle, env: Environment, name: str, image_id: str, run_id: str,
+                       network: networks.OwnNetwork, main: containers.Started | None = None) -> containers.Started:
+        return services.create_service(_engine(engine), env.name, name, env.services[name], image_id, run_id,
+                                       network, main)
+
+    def service_address(self, engine: EngineHandle, started: containers.Started,
+                        network: networks.OwnNetwork) -> str | None:
+        return services.address_of(_engine(engine), started, network)
+
+    def create(self, engine: EngineHandle, env: Environment, image_id: str, run_id: str,
+               network: networks.OwnNetwork | None = None) -> containers.Started:
+        return containers.create(_engine(engine), env, image_id, run_id, network)
 
     def verify_runtime(self, engine: EngineHandle, env: Environment, started: containers.Started) -> str:
         return containers.verify_runtime(_engine(engine), env, started)
@@ -76,6 +92,9 @@ class DockerEngines:
 
     def remove(self, engine: EngineHandle, container_id: str) -> None:
         containers.remove(_engine(engine), container_id)
+
+    def remove_leftover(self, engine: EngineHandle, kind: str, name: str) -> None:
+        (seeded.remove_volumes if kind == "volume" else networks.remove)(_engine(engine), [name])
 
     def find_leftovers(self, engine: EngineHandle) -> list[dict[str, Any]]:
         return containers.find_leftovers(_engine(engine))

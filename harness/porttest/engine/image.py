@@ -25,6 +25,14 @@ class ResolvedImage:
     os: str
     size: int
     layers: tuple[str, ...]
+    variant: str = ""
+
+    @property
+    def platform(self) -> str | None:
+        """os/arch[/variant] as the image's config says (linux/arm64), None when it does not say."""
+        if not self.architecture:
+            return None
+        return "/".join(part for part in (self.os or "linux", self.architecture, self.variant) if part)
 
     @property
     def pull_ref(self) -> str | None:
@@ -52,6 +60,7 @@ def _from_attrs(ref: str | None, attrs: dict[str, Any]) -> ResolvedImage:
         ref=ref, id=attrs["Id"], repo_digests=tuple(attrs.get("RepoDigests") or ()),
         architecture=str(attrs.get("Architecture") or ""), os=str(attrs.get("Os") or ""),
         size=int(attrs.get("Size") or 0), layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
+        variant=str(attrs.get("Variant") or ""),
     )
 
 

@@ -24,9 +24,11 @@ class ProbeOutput:
 def probe_facts(engine: Engine, container_id: str, runtime: str) -> dict[str, Any]:
     """Run the built-in probe in the container as one exec of its own (when the child could not) and parse it."""
     from porttest.engine.session import ExecSession
+    from porttest.engine.toolbox import shell_of
 
     try:
-        result = ExecSession(engine.client.api, container_id).run(PROBE)
+        shell = shell_of(engine.client.api.inspect_container(container_id))  # a shell-less image's: the toolbox's
+        result = ExecSession(engine.client.api, container_id, shell=shell).run(PROBE)
     except Exception as exc:  # noqa: BLE001 - facts are evidence, never a reason to fail the environment
         return facts_from(ProbeOutput(error=f"{type(exc).__name__}: {exc}"), engine, runtime)
     return facts_from(ProbeOutput(result.rc, result.stdout.decode("utf-8", "replace"),

@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # types only: this module loads neither the Docker SDK nor th
     from porttest.engine.connect import EngineInfo
     from porttest.engine.container import ExitState, Started
     from porttest.engine.image import ResolvedImage
+    from porttest.engine.networks import OwnNetwork
     from porttest.engine.probe import ProbeOutput
     from porttest.results.model import ShipRecord
 
@@ -49,8 +50,23 @@ class Engines(Protocol):
         """What ships `image` from `source` to each environment's engine; gives up when `cancel` is set."""
         ...
 
-    def create(self, engine: EngineHandle, env: Environment, image_id: str, run_id: str) -> Started:
-        """Create (not start) the environment's container; the caller registers it for removal first."""
+    def create_network(self, engine: EngineHandle, env: Environment, run_id: str) -> OwnNetwork:
+        """The environment's own network (for services and ip_variables); the caller registers it for removal."""
+        ...
+
+    def create_service(self, engine: EngineHandle, env: Environment, name: str, image_id: str, run_id: str,
+                       network: OwnNetwork, main: Started | None = None) -> Started:
+        """Create (not start) one of the environment's services; `main` is the tested container, for a sidecar."""
+        ...
+
+    def service_address(self, engine: EngineHandle, started: Started, network: OwnNetwork) -> str | None:
+        """A started service's address on the environment's network (None for a sidecar)."""
+        ...
+
+    def create(self, engine: EngineHandle, env: Environment, image_id: str, run_id: str,
+               network: OwnNetwork | None = None) -> Started:
+        """Create (not start) the environment's container, on `network` when given; the caller registers it for
+        removal first."""
         ...
 
     def verify_runtime(self, engine: EngineHandle, env: Environment, started: Started) -> str:
@@ -84,6 +100,11 @@ class Engines(Protocol):
         """Force-remove a container and its anonymous volumes; already gone is fine."""
         ...
 
+    def remove_leftover(self, engine: EngineHandle, kind: str, name: str) -> None:
+        """Remove a network or volume porttest made (kind as find_leftovers lists it); already gone is fine."""
+        ...
+
     def find_leftovers(self, engine: EngineHandle) -> list[dict[str, Any]]:
-        """porttest-labelled containers on the engine (as the engine lists them: Id, Names, Labels)."""
+        """porttest-labelled containers, then networks and volumes, on the engine (Id, Names, Labels, and Kind:
+        "container", "network" or "volume")."""
         ...

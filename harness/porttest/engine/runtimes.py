@@ -45,12 +45,17 @@ def runtime_missing(info: EngineInfo, endpoint: str, runtime: str | None,
 _PLATFORM_WORDS = re.compile(r"wanted (?P<wanted>[\w/.-]+), actual: (?P<actual>[\w/.-]+)")
 # Engines report the kernel's machine name; platforms use Go's architecture names.
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-            "s390x": "s390x"}
+            "s390x": "s390x", "armv6l": "arm", "armv8l": "arm", "i386": "386", "loongarch64": "loong64"}
+
+
+def go_arch(machine: str) -> str:
+    """A kernel's machine name (`uname -m`: x86_64, aarch64) in Go's names (amd64, arm64); Go's names unchanged."""
+    return _GO_ARCH.get(machine, machine)
 
 
 def engine_platform(info: EngineInfo) -> str:
     """The engine's own platform as os/arch in the names run.platform uses (linux/amd64, not linux/x86_64)."""
-    return f"{info.os_type or 'linux'}/{_GO_ARCH.get(info.arch, info.arch or '?')}"
+    return f"{info.os_type or 'linux'}/{go_arch(info.arch) or '?'}"
 
 
 def platform_mismatch(engine_said: str, asked: str | None, info: EngineInfo,
@@ -81,8 +86,9 @@ def refusal_hint(engine_said: str, info: EngineInfo) -> str | None:
     offered = ", ".join(info.runtimes) or "(none reported)"
     # Most specific first: every OCI runtime failure mentions "runtime", whatever its cause.
     if "exec format error" in text:
-        return (f"the image's programs are for another CPU than this engine's ({info.arch}); "
-                "give an image built for it, or set run.platform to a platform the engine can run")
+        return (f"the image's programs are for another CPU than this engine's ({info.arch}), and the engine has no "
+                "user-mode emulation for it: register qemu's (apt-get install qemu-user-static binfmt-support), "
+                "give an image built for this CPU, or run this environment on an engine of the image's CPU")
     if "executable file not found" in text:
         return "the image has no such command; set run.command to a program the image has"
     if "fork/exec" in text and "no such file" in text:

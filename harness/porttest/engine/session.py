@@ -40,6 +40,33 @@ class SessionUnavailable(Exception):
     """The container cannot host a persistent shell (no /bin/sh or no cat)."""
 
 
+@dataclass(frozen=True)
+class Shell:
+    """The shell that runs porttest's commands: the image's own /bin/sh, or (an image without one) the shell of the
+    toolbox porttest placed in the container, with the variables each exec sets (the toolbox's PATH)."""
+
+    program: str = "/bin/sh"
+    environment: tuple[str, ...] = ()
+    applets: str | None = None  # a multi-call binary that runs a tool by its name: the toolbox's busybox
+
+    def command(self, command: str) -> list[str]:
+        return [self.program, "-c", command]
+
+    def tool(self, argv: list[str]) -> list[str]:
+        """A tool's argv (`cat FILE`) as one exec runs it without a shell: the image's own, or the toolbox's."""
+        return [self.applets, *argv] if self.applets else argv
+
+    def to_json(self) -> dict[str, Any]:
+        return {"program": self.program, "environment": list(self.environment), "applets": self.applets}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> Shell:
+        if not data:
+            return cls()
+        return cls(str(data.get("program") or "/bin/sh"), tuple(map(str, data.get("environment") or ())),
+                   data.get("applets") and str(data["applets"]))
+
+
 class Runner(Protocol):
     mode: str
 
@@ -49,25 +76,28 @@ class Runner(Protocol):
 
 
 class ExecSession:
-    """Runs each command as its own exec: `/bin/sh -c CMD`, with stdin closed."""
+    """Runs each command as its own exec: `/bin/sh -c CMD` (or the toolbox's shell), with stdin closed."""
 
     mode = "exec"
 
-    def __init__(self, api: docker.APIClient, container_id: str, user: str | None = None) -> None:
+    def __init__(self, api: docker.APIClient, container_id: str, user: str | None = None,
+                 shell: Shell | None = None) -> None:
         self.api = api
         self.container_id = container_id
         self.user = user
+        self.shell = shell or Shell()
 
     def run_argv(self, argv: list[str], user: str | None = None) -> ExecResult:
         exec_id = self.api.exec_create(self.container_id, argv, stdout=True, stderr=True, stdin=False,
-                                       user=user or self.user or "")["Id"]
+                                       user=user or self.user or "",
+                                       environment=list(self.shell.environment) or None)["Id"]
         out, err = self.api.exec_start(exec_id, demux=True)
         rc = self.api.exec_inspect(exec_id).get("ExitCode")
         return ExecResult(rc if rc is not None else -1, out or b"", err or b"")
 
     def run(self, command: str, user: str | None = None, timeout: float | None = None) -> ExecResult:
         # The exec API has no per-command deadline; the environment's timeout bounds the whole suite run.
-        return self.run_argv(["/bin/sh", "-c", command], user=user)
+        return self.run_argv(self.shell.command(command), user=user)
 
     def close(self) -> None:
         """Nothing to release: each exec ends with its command."""
@@ -76,10 +106,10 @@ class ExecSession:
 class _Shell:
     """One `/bin/sh` attached over a hijacked exec stream, reading multiplexed stdout/stderr frames."""
 
-    def __init__(self, api: docker.APIClient, container_id: str, user: str) -> None:
+    def __init__(self, api: docker.APIClient, container_id: str, user: str, shell: Shell) -> None:
         self.api = api
-        exec_id = api.exec_create(container_id, ["/bin/sh"], stdin=True, stdout=True, stderr=True, tty=False,
-                                  user=user)["Id"]
+        exec_id = api.exec_create(container_id, [shell.program], stdin=True, stdout=True, stderr=True, tty=False,
+                                  user=user, environment=list(shell.environment) or None)["Id"]
         self.exec_id = exec_id
         attached = api.exec_start(exec_id, socket=True)
         self._keep = attached  # holds the HTTP response that owns the connection
@@ -138,11 +168,12 @@ class ShellSession:
     mode = "session"
 
     def __init__(self, api: docker.APIClient, container_id: str, user: str | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, shell: Shell | None = None) -> None:
         self.api = api
         self.container_id = container_id
         self.user = user
         self.timeout = timeout
+        self.shell = shell or Shell()
         self.shells: dict[str, _Shell] = {}
 
     def _shell(self, user: str) -> _Shell:
@@ -151,7 +182,7 @@ class ShellSession:
             self._drop(user, kill=False)
             shell = None
         if shell is None:
-            shell = _Shell(self.api, self.container_id, user)
+            shell = _Shell(self.api, self.container_id, user, self.shell)
             self.shells[user] = shell
             try:
                 opening = min(OPEN_SECONDS, self.timeout) if self.timeout else OPEN_SECONDS
@@ -246,7 +277,7 @@ class ShellSession:
             script = (f"k() {{ for c in $(awk -v p=$1 '$4==p{{print $1}}' /proc/[0-9]*/stat 2>/dev/null); "
                       f"do k $c; done; kill -9 $1 2>/dev/null; }}; k {shell.pid}")
             with contextlib.suppress(docker.errors.DockerException, requests.RequestException):
-                ExecSession(self.api, self.container_id).run_argv(["/bin/sh", "-c", script], user=user)
+                ExecSession(self.api, self.container_id, shell=self.shell).run(script, user=user)
 
     def close(self) -> None:
         for user in list(self.shells):
@@ -263,14 +294,14 @@ def may_leave_background(command: str) -> bool:
 
 
 def open_runner(api: docker.APIClient, container_id: str, mode: str, timeout: float | None = None,
-                user: str | None = None) -> tuple[Runner, str | None]:
+                user: str | None = None, shell: Shell | None = None) -> tuple[Runner, str | None]:
     """The runner for `mode`; a session that cannot start falls back to exec, with a note saying why."""
     if mode == "exec":
-        return ExecSession(api, container_id, user), None
-    session = ShellSession(api, container_id, user, timeout)
+        return ExecSession(api, container_id, user, shell), None
+    session = ShellSession(api, container_id, user, timeout, shell)
     try:
         session._shell(user or "")
     except SessionUnavailable as exc:
         note = f"exec_mode session unavailable ({exc}); using one exec per command"
-        return ExecSession(api, container_id, user), note
+        return ExecSession(api, container_id, user, shell), note
     return session, None

@@ -112,6 +112,12 @@ def engine_facts(engine: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def toolbox_text(env: EnvironmentResult) -> str:
+    """'no /bin/sh in the image: commands ran with porttest's toolbox, busybox 1.35.0 (static, amd64)', or ''."""
+    toolbox = env.facts.get("toolbox") if env.facts else None
+    return f"no /bin/sh in the image: commands ran with porttest's toolbox, {toolbox}" if toolbox else ""
+
+
 def ship_text(ship: ShipRecord | None, missing: str = "-") -> str:
     """'load 48.0 MB in 2.4s', 'pull 1.2 MB in 0.3s' or 'present'."""
     if ship is None:

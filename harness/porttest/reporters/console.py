@@ -17,6 +17,7 @@ from porttest.reporters.common import (
     run_option_rows,
     ship_text,
     short_id,
+    toolbox_text,
     verdict_summary,
 )
 from porttest.results.model import RunResult
@@ -50,6 +51,8 @@ def render(result: RunResult, color: bool = False, width: int = 120) -> str:
     for env in result.environments.values():
         if env.engine:
             console.print(Text(f"{env.name}: engine {engine_facts(env.engine)}", style="dim"))
+        if toolbox_text(env):
+            console.print(Text(f"{env.name}: {toolbox_text(env)}", style="dim"))
         for note in (env.ship.notes if env.ship else ()):
             console.print(Text(f"{env.name}: ship: {note}", style="dim"))
     for line in _run_option_lines(result):

@@ -23,6 +23,7 @@ from porttest.reporters.common import (
     run_option_rows,
     ship_text,
     short_id,
+    toolbox_text,
     verdict_summary,
 )
 from porttest.reporters.console import LABELS
@@ -261,7 +262,9 @@ def _identity(result: RunResult) -> str:
         ship = ship_text(env.ship)
         status = env.status if env.status == "ok" else f"error ({env.phase or '?'})"
         out.append(f'<tr data-env="{e(env.name)}"><th>{e(env.name)}</th>'
-                   f'<td class="status-{e(env.status)}">{e(status)}</td><td>{e(engine)}</td>'
+                   f'<td class="status-{e(env.status)}">{e(status)}</td><td>{e(engine)}'
+                   + (f'<br><span class="toolbox">{e(toolbox_text(env))}</span>' if toolbox_text(env) else "")
+                   + "</td>"
                    f'<td class="mono">{e(env.engine.get("endpoint") or "-")}</td>'
                    f'<td class="mono ids env-image-id">{image_cell}</td><td>{e(ship)}</td><td>{e(_counts(env))}</td>'
                    f"<td>{env.duration:.1f}s</td></tr>")

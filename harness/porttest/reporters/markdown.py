@@ -26,6 +26,7 @@ from porttest.reporters.common import (
     run_option_rows,
     ship_text,
     short_id,
+    toolbox_text,
     verdict_summary,
 )
 from porttest.results.facts import EXPLANATORY, flatten
@@ -152,7 +153,9 @@ def _environments(result: RunResult) -> list[str]:
         problems = "\n".join(x for x in (error, notes) if x)
         lines.append(f"| **{cell(env.name)}** | {status} | {cell(engine_text or '—')} | {cell(image_id)} | "
                      f"{cell(ship)} | {cell(_counts(env))} | {env.duration:.1f}s | {cell(problems)} |")
-    return [*lines, ""]
+    toolboxes = [f"- **{cell(env.name)}**: {cell(toolbox_text(env))}" for env in result.environments.values()
+                 if toolbox_text(env)]
+    return [*lines, "", *([*toolboxes, ""] if toolboxes else [])]
 
 
 def _ran(result: RunResult) -> list[str]:

@@ -200,7 +200,7 @@ def _int(text: str | None) -> int | None:
 
 def _mounts(lines: list[str]) -> dict[str, Any]:
     read_only = None
-    writable = []
+    writable, read_only_mounts = [], []
     for line in lines:
         parts = line.split()
         if len(parts) < 4:
@@ -208,10 +208,15 @@ def _mounts(lines: list[str]) -> dict[str, Any]:
         fstype, target, options = parts[2], parts[1], parts[3].split(",")
         if target == "/":
             read_only = "ro" in options
-        elif ("rw" in options and fstype not in _VIRTUAL_FS and target not in _ENGINE_MOUNTS
-              and not target.startswith(("/proc", "/sys", "/dev/pts"))):
+        elif (fstype in _VIRTUAL_FS or target in _ENGINE_MOUNTS or target.startswith(("/proc", "/sys", "/dev/pts"))
+              or target.startswith("/.porttest")):  # porttest's own (a toolbox) is no fact of the environment
+            continue
+        elif "rw" in options:
             writable.append(target)
-    return {"rootfs_read_only": read_only, "writable_mounts": sorted(set(writable))}
+        elif "ro" in options:
+            read_only_mounts.append(target)
+    return {"rootfs_read_only": read_only, "writable_mounts": sorted(set(writable)),
+            "read_only_mounts": sorted(set(read_only_mounts))}
 
 
 def _limits(lines: list[str]) -> dict[str, str]:
@@ -230,16 +235,17 @@ def _limits(lines: list[str]) -> dict[str, str]:
 # Facts that can explain a behaviour difference; hostnames and the like differ everywhere and explain nothing.
 # In order of how often they explain a difference; a failure message's own words move the matching ones first.
 EXPLANATORY = (
-    "filesystem.rootfs_read_only", "user.uid", "security.capabilities", "limits.memory_bytes", "limits.pids",
-    "limits.cpus", "security.no_new_privs", "security.seccomp", "runtime.gvisor", "runtime.name", "kernel",
-    "filesystem.writable_mounts", "user.gid", "user.name", "user.groups", "arch", "os.id", "os.version_id",
-    "limits.cgroup_version", "ulimits.nofile", "ulimits.nproc", "timezone.TZ", "timezone.localtime", "locale.LANG",
-    "locale.LC_ALL", "cpu_count", "env_names",
+    "filesystem.rootfs_read_only", "filesystem.read_only_mounts", "user.uid", "security.capabilities",
+    "limits.memory_bytes", "limits.pids", "limits.cpus", "security.no_new_privs", "security.seccomp",
+    "runtime.gvisor", "runtime.name", "kernel", "filesystem.writable_mounts", "user.gid", "user.name", "user.groups",
+    "arch", "os.id", "os.version_id", "limits.cgroup_version", "ulimits.nofile", "ulimits.nproc", "timezone.TZ",
+    "timezone.localtime", "locale.LANG", "locale.LC_ALL", "cpu_count", "env_names",
 )
 
 # The run options that set each fact: a "why?" line names the setting behind the fact, and where it was written.
 SETTINGS = {
     "filesystem.rootfs_read_only": ("read_only",), "filesystem.writable_mounts": ("tmpfs", "volumes", "mounts"),
+    "filesystem.read_only_mounts": ("files", "volumes", "mounts"),
     "user.uid": ("user",), "user.gid": ("user",), "user.groups": ("group_add", "user"),
     "security.capabilities": ("cap_drop", "cap_add", "privileged"), "security.no_new_privs": ("security_opt",),
     "security.seccomp": ("security_opt", "privileged"), "limits.memory_bytes": ("mem_limit",),
@@ -302,8 +308,23 @@ def flatten(facts: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def fact_of(key: str, flat: dict[str, Any]) -> Any:
+    """A fact as explanations compare and show it: the architecture with whether it is emulated ("aarch64
+    (emulated)"); any other key as it is."""
+    if key == "arch" and flat.get("arch") and flat.get("emulated"):
+        return f"{flat['arch']} (emulated)"
+    return flat.get(key)
+
+
 def describe(key: str, value: Any) -> str:
-    """A fact as a reader wants it: 'rootfs read-only', 'memory limit 256 MiB', 'uid 10001'."""
+    """A fact as a reader wants it: 'rootfs read-only', 'memory limit 256 MiB', 'uid 10001', 'aarch64 (emulated)'."""
+    if key.startswith("services."):
+        name, _, rest = key.removeprefix("services.").partition(".")
+        if rest == "image":
+            return f"service {name} image {value}" if value else f"no service {name}"
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        return f"service {name} {rest.removeprefix('run.')} {shown}" if value is not None else \
+            f"service {name} {rest.removeprefix('run.')} not set"
     if key == "filesystem.rootfs_read_only":
         return "rootfs read-only" if value else "rootfs writable"
     if key == "limits.memory_bytes":
@@ -316,12 +337,16 @@ def describe(key: str, value: Any) -> str:
         return "capabilities: " + (", ".join(value) if value else "none")
     if key == "filesystem.writable_mounts":
         return "writable mounts: " + (", ".join(value) if value else "none")
+    if key == "filesystem.read_only_mounts":
+        return "read-only mounts: " + (", ".join(value) if value else "none")
     if key == "env_names":
         return "environment variables: " + (", ".join(value) if value else "none")
     if key == "runtime.gvisor":
         return "gVisor" if value else "not gVisor"
     if key == "runtime.name":
         return f"runtime {value}"
+    if key == "arch" and value:
+        return str(value)
     if isinstance(value, list):
         value = ", ".join(map(str, value)) or "none"
     return f"{key.split('.', 1)[-1] if key.startswith(('user.', 'os.')) else key} {value}"

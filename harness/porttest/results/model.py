@@ -17,7 +17,7 @@ from porttest.errors import (
     EXIT_REJECTED,
     ResultsError,
 )
-from porttest.results.facts import EXPLANATORY, SETTINGS, clue_keys, describe, flatten, quoted_keys
+from porttest.results.facts import EXPLANATORY, SETTINGS, clue_keys, describe, fact_of, flatten, quoted_keys
 
 SCHEMA = "porttest.results/1"
 Verdict = Literal["parity", "failed", "diverged", "error", "rejected"]
@@ -83,6 +83,17 @@ class ShipRecord(_Frozen):
     notes: tuple[str, ...] = ()
 
 
+class ServiceRecord(_Frozen):
+    """One service of an environment: the image it ran (by ID), its container, and where the tests reached it."""
+
+    image: str | None = None  # the ref (or build) as the matrix named it
+    image_id: str | None = None
+    container: str | None = None
+    address: str | None = None  # on the environment's network; None for a sidecar (localhost)
+    share_network: bool = False
+    ship: ShipRecord | None = None
+
+
 class EnvironmentResult(_Frozen):
     """What happened in one environment: ok with test records, or error with the reason."""
 
@@ -93,11 +104,14 @@ class EnvironmentResult(_Frozen):
     hint: str | None = None
     phase: str | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
+    platform: str | None = None  # os/arch[/variant] of the image the environment ran (linux/arm64)
     engine: dict[str, Any] = Field(default_factory=dict)
     ship: ShipRecord | None = None
     container: str | None = None
     run: dict[str, Any] = Field(default_factory=dict)  # the effective run options, after extends and translation
     origins: dict[str, str] = Field(default_factory=dict)  # run option -> "file:line" that set it
+    files: tuple[str, ...] = ()  # the paths of the environment's `files:` (never their text)
+    services: dict[str, ServiceRecord] = Field(default_factory=dict)
     duration: float = 0.0
     tests: tuple[TestRecord, ...] = ()
     notes: tuple[str, ...] = ()
@@ -192,14 +206,16 @@ def explain(outcomes: Mapping[str, str], environments: Mapping[str, EnvironmentR
     differing: list[str] = []
     quoted = quoted_keys({n: m for n, m in (messages or {}).items() if n in flat}, flat)
     clues = list(dict.fromkeys([*quoted, *clue_keys(list((messages or {}).values()))]))
-    for key in [*clues, *(k for k in EXPLANATORY if k not in clues)]:
-        values = {name: _hashable(flat[name].get(key)) for name in outcomes}
+    # A service that ran another image (or was not there) is rare and telling: right after the message's clues.
+    services = sorted({k for facts in flat.values() for k in facts if k.startswith("services.")})
+    for key in [*clues, *services, *(k for k in EXPLANATORY if k not in clues)]:
+        values = {name: _hashable(fact_of(key, flat[name])) for name in outcomes}
         good_values = {values[n] for n in good}
         bad_values = {values[n] for n in bad}
         if len(good_values | bad_values) <= 1 or all(values[n] is None for n in outcomes):
             continue
         line = "; ".join(
-            f"{', '.join(names)}: {describe(key, flat[names[0]].get(key))}"
+            f"{', '.join(names)}: {describe(key, fact_of(key, flat[names[0]]))}"
             for names in _by_value(values, bad) + _by_value(values, good)
         )
         line += _settings_behind(key, [n for n in outcomes if n in environments], environments)
@@ -211,17 +227,24 @@ def _settings_behind(key: str, names: list[str], environments: Mapping[str, Envi
     """The run options behind a fact, where they differ between the environments: the setting, each value, and the
     file and line that wrote it (a profile, a Kubernetes manifest, a Compose file)."""
     parts = []
+    if key.startswith("services.") and ".run." in key:  # a service's own setting: where each one wrote it
+        written = {n: environments[n].origins.get(key) for n in names}
+        if any(written.values()):
+            parts.append(f"{key}: " + ", ".join(f"{n} {w}" for n, w in written.items() if w))
     for option in SETTINGS.get(key, ()):
-        values = {name: environments[name].run.get(option) for name in names}
+        # `files` is an environment key of its own, kept by path; the rest are run options.
+        setting = option if option == "files" else f"run.{option}"
+        values = {name: (list(environments[name].files) or None) if option == "files"
+                  else environments[name].run.get(option) for name in names}
         if len({json.dumps(v, sort_keys=True) for v in values.values()}) <= 1:
             continue
         shown = []
         for name in names:
             value = values[name]
-            where = environments[name].origins.get(f"run.{option}")
+            where = environments[name].origins.get(setting)
             text = "-" if value is None else json.dumps(value) if not isinstance(value, str) else value
             shown.append(f"{name} {text}" + (f" ({where})" if where and value is not None else ""))
-        parts.append(f"run.{option}: {', '.join(shown)}")
+        parts.append(f"{setting}: {', '.join(shown)}")
     return f" [{'; '.join(parts)}]" if parts else ""
 
 

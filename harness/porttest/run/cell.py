@@ -14,6 +14,7 @@ import requests
 from porttest.config.models import Environment
 from porttest.config.plan import Cell
 from porttest.engine.connect import short_reason
+from porttest.engine.platforms import cannot_execute, check_platform, emulated
 from porttest.engine.protocol import EngineHandle
 from porttest.engine.runtimes import check_runtime
 from porttest.errors import ContainerError, PorttestError
@@ -21,6 +22,7 @@ from porttest.results.model import EnvironmentResult
 from porttest.run.child import check_child, run_child
 from porttest.run.context import RunContext
 from porttest.run.progress import Progress
+from porttest.run.services import EnvironmentServices, remove_services
 
 log = logging.getLogger("porttest")
 
@@ -32,7 +34,10 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
     phase = "connect"
     engine: EngineHandle | None = None
     engines = ctx.engines
-    fields: dict[str, object] = {"name": env.name, "run": _recorded_run(env), "origins": dict(env.origins)}
+    fields: dict[str, object] = {"name": env.name, "run": _recorded_run(env), "origins": dict(env.origins),
+                                 "files": tuple(sorted(env.files))}  # by path: their text may be a credential
+    # The image's own platform is what runs; a run.platform that differs is refused at create, as a mismatch.
+    platform = fields["platform"] = ctx.image.platform or env.run.platform
     notes: list[str] = []
 
     def enter(name: str, detail: str = "") -> None:
@@ -48,23 +53,39 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         engine = engines.connect(env.engine)
         fields["engine"] = {"endpoint": engine.endpoint, **engine.info.public()}
         check_runtime(engine.info, engine.endpoint, env.run.runtime)  # before shipping anything
+        check_platform(engine.info, engine.endpoint, platform)  # another CPU: emulation, where it can be seen
         enter("ship", env.push_to or env.ship_mode)
         shipped = ctx.shipper.ship(engine, env.ship_mode, env.push_to)
         fields["ship"] = shipped
+        services = EnvironmentServices(env, ctx, engine)
+        services.ship()
+        fields["services"] = services.records
+        network = services.open_network()
+        if env.services:
+            enter("services", ", ".join(env.services))
+            services.start(sidecars=False)
         enter("start")
-        started = engines.create(engine, env, ctx.image.id, ctx.run_id)
+        started = engines.create(engine, env, ctx.image.id, ctx.run_id, services.network)
         ctx.tracker.add_container(env.name, engine, started.id)
         fields["container"] = started.name
         runtime = engines.verify_runtime(engine, env, started)
         engines.start(engine, started)
         fields["image_id"] = engines.container_image(engine, started.id)
+        if network is not None:
+            services.start(sidecars=True, main=started)  # a pod's other containers join its namespace
         enter("ready", env.wait_for.kind if env.wait_for else "")
         engines.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
         enter("tests")
-        run = run_child(cell, ctx, engine, started)
+        run = run_child(cell, ctx, engine, started, services.handoff())
         reported = run.report
         # The child probes through its own session; one that never got that far (or could not) leaves it to us.
         facts = fields["facts"] = engines.facts(engine, started.id, runtime, reported.probe)
+        if started.toolbox:  # the image has no shell: porttest's commands ran with its toolbox
+            facts["toolbox"] = started.toolbox
+        if facts.get("arch"):  # `uname -m` inside against the engine's own: another CPU ran under emulation
+            facts["emulated"] = emulated(facts["arch"], engine.info.arch)
+        if env.services:  # each service's image and settings: a service that differs explains a divergence
+            facts["services"] = services.facts()
         if reported.facts:
             facts["custom"] = reported.facts
         check_child(run, env, ctx)
@@ -74,10 +95,12 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         if state is not None:
             raise ContainerError(f"the container stopped during the suites: {state.describe()}",
                                  hint="see the exit reason above; the tests' own results are not trusted after this")
+        services.check()
         fields["tests"] = tests
         status = "ok"
-    except PorttestError as exc:
+    except PorttestError as caught:
         status = "error"
+        exc = caught if engine is None else cannot_execute(caught, platform, engine.info, engine.endpoint)
         fields.update(error=exc.message, hint=exc.hint, phase=phase)
     except (docker.errors.DockerException, requests.RequestException) as exc:
         status = "error"
@@ -98,6 +121,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
                 engines.remove(*owned)
             except Exception as exc:  # noqa: BLE001
                 notes.append(f"container {owned[1][:12]} could not be removed: {exc}")
+        remove_services(ctx, env.name, notes)  # after the tested container: a sidecar lives in its namespace
         if engine is not None:
             engine.close()
     result = EnvironmentResult(status=status, duration=round(time.monotonic() - began, 3), notes=tuple(notes),

@@ -7,6 +7,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from porttest.child.wire import ChildBrief, ChildReport, ProgressCounter, read_report
 from porttest.config.models import Environment
@@ -30,7 +31,8 @@ class ChildRun:
     log: Path
 
 
-def run_child(cell: Cell, ctx: RunContext, engine: EngineHandle, started: containers.Started) -> ChildRun:
+def run_child(cell: Cell, ctx: RunContext, engine: EngineHandle, started: containers.Started,
+              services: dict[str, Any] | None = None) -> ChildRun:
     env = cell.environment
     messages = ctx.workdir / f"{env.name}.messages.jsonl"
     brief_path = ctx.workdir / f"{env.name}.child.json"
@@ -40,6 +42,7 @@ def run_child(cell: Cell, ctx: RunContext, engine: EngineHandle, started: contai
         environment=env.name, engine=ctx.engines.handoff(engine), container_id=started.id,
         container_name=started.name, image_id=ctx.image.id,
         profile=env.model_dump(mode="json", exclude={"name"}), messages=str(messages), run_id=ctx.run_id,
+        shell=started.shell.to_json(), services=services or {},
     ).write(brief_path)
     args = [
         *map(str, cell.suites),

@@ -29,3 +29,20 @@ def test_divergence_example_exits_3_naming_the_tests(base_images: dict[str, str]
     assert ran.outcomes("test_can_hold_300mb_in_memory") == {"local": "passed", "staging": "failed"}
     assert ran.row("test_can_write_tmp")["same"] is True
     assert "Read-only file system" in ran.row("test_can_write_cache_under_var_tmp")["messages"]["staging"]
+
+
+def test_kubernetes_example_diverges_only_where_the_cluster_adds_a_token(
+        base_images: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ran = porttest("run", "examples/kubernetes/matrix.yaml", "--json", str(tmp_path / "r.json"),
+                   env={"BASE_IMAGE": base_images["debian"]})
+    assert ran.rc == 3, ran.explain()
+    assert ran.outcomes("test_no_service_account_token_is_mounted") == {"local": "passed", "staging": "passed",
+                                                                        "prod": "failed"}
+    assert ran.results is not None
+    assert [t["id"] for t in ran.results["tests"] if not t["same"]] == [
+        "tests/test_api_in_place.py::test_no_service_account_token_is_mounted"]
+    why = ran.row("test_no_service_account_token_is_mounted")["explanation"]
+    assert "read-only mounts: /run/secrets/kubernetes.io/serviceaccount" in why[0] and "deploy/api.yaml:" in why[0]
+    prod = ran.results["environments"]["prod"]
+    assert prod["run"]["read_only"] is True and prod["run"]["cap_drop"] == ["ALL"] and prod["run"]["cpus"] == 0.5
+    assert ran.results["environments"]["staging"]["run"]["read_only"] is True  # from the Compose file's fragment

@@ -3,6 +3,8 @@ plain local environment exactly where the descriptor's constraints bite, as a cl
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,21 @@ SUITE = """
             assert env["KUBERNETES_SERVICE_HOST"] and env["KUBERNETES_SERVICE_PORT"] == "443"
         else:
             assert "POD_NAME" not in env
+
+    def test_no_service_account_token_is_mounted(host):
+        # A hardening check that a cluster fails unless the pod sets automountServiceAccountToken: false.
+        assert not host.file("/var/run/secrets/kubernetes.io/serviceaccount/token").exists
+
+    def test_the_service_account_files_are_read_only_where_mounted(host, environment):
+        folder = "/var/run/secrets/kubernetes.io/serviceaccount"
+        if environment.name == "cluster":
+            assert host.file(folder + "/namespace").content_string == "default"
+            assert host.file(folder + "/token").mode == 0o644 and host.file(folder + "/ca.crt").user == "root"
+            assert "-----BEGIN CERTIFICATE-----" in host.file(folder + "/ca.crt").content_string
+            assert "Read-only file system" in host.run("echo x > " + folder + "/token").stderr
+            assert folder in host.mount_point(folder).path and "ro" in host.mount_point(folder).options
+        else:
+            assert not host.file(folder).exists
 """
 
 
@@ -137,8 +154,12 @@ def test_a_deployment_diverges_exactly_where_its_constraints_bite(tmp_path: Path
     assert rows["test_scratch_space_is_writable"] == {"local": "passed", "cluster": "passed"}  # emptyDir
     assert rows["test_pod_name_and_namespace_are_where_the_manifest_asks"] == {"local": "passed",
                                                                                "cluster": "passed"}
-    # Where the manifest's constraints bite: read-only root, runAsUser, the memory limit (OOM kill).
-    for test in ("test_root_filesystem_is_writable", "test_runs_as_root", "test_a_48_mib_buffer_fits"):
+    assert rows["test_the_service_account_files_are_read_only_where_mounted"] == {"local": "passed",
+                                                                                   "cluster": "passed"}
+    # Where the manifest's constraints bite: read-only root, runAsUser, the memory limit (OOM kill), and the
+    # service-account token the kubelet mounts.
+    for test in ("test_root_filesystem_is_writable", "test_runs_as_root", "test_a_48_mib_buffer_fits",
+                 "test_no_service_account_token_is_mounted"):
         assert rows[test] == {"local": "passed", "cluster": "failed"}, (test, rows[test], same)
     assert rc == 3 and results["verdict"] == "diverged"
     cluster = results["environments"]["cluster"]
@@ -146,11 +167,18 @@ def test_a_deployment_diverges_exactly_where_its_constraints_bite(tmp_path: Path
     assert cluster["run"]["cap_drop"] == ["ALL"] and cluster["run"]["mem_limit"] == 32 * 1024 * 1024
     assert cluster["run"]["memswap_limit"] == 32 * 1024 * 1024  # no swap on a kubelet
     assert "no-new-privileges:true" in cluster["run"]["security_opt"]
+    sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert cluster["files"] == [f"{sa}/ca.crt", f"{sa}/namespace", f"{sa}/token"]  # by path, never the token
+    assert "eyJ" not in json.dumps(results)
     # The "why?" names the manifest's setting and its line.
     why = next(t["explanation"] for t in results["tests"] if t["id"].endswith("test_root_filesystem_is_writable"))
     assert any("run.read_only" in line and "deploy/web.yaml:" in line for line in why), why
     # What was not translated is said, not dropped.
     assert any("requests" in w for w in results["warnings"]), results["warnings"]
+    # The token's volume went with its container.
+    listed = subprocess.run(["docker", "volume", "ls", "-q", "--filter", "label=io.porttest.run"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert not [v for v in listed if results["run_id"] in v], listed
 
 
 def test_run_as_non_root_refuses_an_image_that_runs_as_root(tmp_path: Path, base_images: dict[str, str]) -> None:

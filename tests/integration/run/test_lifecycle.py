@@ -194,21 +194,43 @@ def test_clean_removes_only_porttest_containers(tmp_path: Path, engine: docker.D
     mine = engine.containers.create(base_images["busybox"], ["sleep", "60"], labels={"team": "not-porttest"})
     leftover = engine.containers.create(base_images["busybox"], ["sleep", "60"],
                                         labels={LABEL: "20200101000000-abcdef", "io.porttest.environment": "x"})
+    # A killed run can also leave the volume of an environment's `files:` (say, a service-account token).
+    tag = uuid.uuid4().hex[:8]
+    my_volume = engine.volumes.create(f"team-{tag}", labels={"team": "not-porttest"})
+    left_volume = engine.volumes.create(f"porttest-20200101000000-abcdef-x-{tag}-files-0",
+                                        labels={LABEL: "20200101000000-abcdef", "io.porttest.environment": "x"})
+    # ... and the network of an environment with ip_variables.
+    left_network = engine.networks.create(f"porttest-20200101000000-abcdef-x-{tag}-net",
+                                          labels={LABEL: "20200101000000-abcdef", "io.porttest.environment": "x"})
     try:
         dry = porttest("clean", "matrix.yaml", "--dry-run", cwd=tmp_path)
         assert dry.rc == 0 and leftover.id[:12] in dry.stdout and mine.id[:12] not in dry.stdout
+        assert f"would remove volume {left_volume.name} " in dry.stdout and my_volume.name not in dry.stdout
         engine.containers.get(leftover.id)  # still there after a dry run
+        engine.volumes.get(left_volume.name)
         done = porttest("clean", "matrix.yaml", cwd=tmp_path)
         # Not "1 container(s)": the engine may hold other runs' leftovers, which clean rightly sweeps as well.
         assert done.rc == 0 and f"({leftover.id[:12]})" in done.stdout, done.explain()
-        assert mine.id[:12] not in done.stdout
+        assert f"removed volume {left_volume.name} " in done.stdout and "volume(s)" in done.stdout
+        assert f"removed network {left_network.name} " in done.stdout and "network(s)" in done.stdout
+        with pytest.raises(docker.errors.NotFound):
+            engine.networks.get(left_network.id)
+        assert mine.id[:12] not in done.stdout and my_volume.name not in done.stdout
         with pytest.raises(docker.errors.NotFound):
             engine.containers.get(leftover.id)
+        with pytest.raises(docker.errors.NotFound):
+            engine.volumes.get(left_volume.name)
         assert engine.containers.get(mine.id).labels == {"team": "not-porttest"}
+        assert engine.volumes.get(my_volume.name).attrs["Labels"] == {"team": "not-porttest"}
     finally:
         mine.remove(force=True)
+        my_volume.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
             leftover.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            left_volume.remove(force=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            left_network.remove()
 
 
 def _default_signals() -> None:

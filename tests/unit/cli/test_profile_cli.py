@@ -151,3 +151,72 @@ def test_help_documents_the_exit_codes(tmp_path: Path) -> None:
     done = porttest(tmp_path, "--help")
     assert done.returncode == 0
     assert "1 when they differ" in " ".join(done.stdout.split())
+
+
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "harness"), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "porttest", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+def test_profile_import_hints_name_its_flags_not_matrix_keys(tmp_path: Path) -> None:
+    pod = tmp_path / "pod.yaml"
+    pod.write_text("""\
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  runtimeClassName: gvisor
+  hostNetwork: true
+  containers:
+    - name: app
+      image: x
+      env:
+        - name: PW
+          valueFrom: {secretKeyRef: {name: db, key: password}}
+        - name: MODE
+          valueFrom: {configMapKeyRef: {name: app, key: mode}}
+      volumeMounts: [{name: conf, mountPath: /etc/app}]
+  volumes:
+    - name: conf
+      configMap: {name: app-conf}
+""")
+    ran = cli(tmp_path, "profile", "import", "kubernetes", "pod.yaml")
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert "invalid descriptor (5 problems):" in ran.stderr
+    for hint in ("hint: map it: --runtime-class gvisor=runsc", "hint: add --allow-privileged",
+                 "hint: give it with --secret db/password=VALUE", "hint: give it with --config-map app/mode=VALUE",
+                 "hint: map it to a folder with --files configmap/app-conf=./folder"):
+        assert hint in ran.stderr, ran.stderr
+    assert "runtime_classes" not in ran.stderr and "extends entry" not in ran.stderr
+    # Given as the hints say, the same manifest translates.
+    (tmp_path / "conf").mkdir()
+    ran = cli(tmp_path, "profile", "import", "kubernetes", "pod.yaml", "--runtime-class", "gvisor=runsc",
+                   "--allow-privileged", "--secret", "db/password=s3cr3t", "--config-map", "app/mode=fast",
+                   "--files", "configmap/app-conf=./conf")
+    assert ran.returncode == 0, ran.stderr
+    assert "runtime: runsc" in ran.stdout and "s3cr3t" not in ran.stdout
+
+
+def test_compose_privileged_hint_names_the_flag(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text("services:\n  api: {image: x, privileged: true}\n")
+    ran = cli(tmp_path, "profile", "import", "compose", "compose.yaml", "--service", "api")
+    assert ran.returncode == 2 and "hint: porttest never weakens isolation unless told: add --allow-privileged" \
+        in ran.stderr, ran.stderr
+    ok = cli(tmp_path, "profile", "import", "compose", "compose.yaml", "--service", "api", "--allow-privileged")
+    assert ok.returncode == 0 and "privileged: true" in ok.stdout, ok.stderr
+
+
+def test_diff_takes_the_kubernetes_entry_keys_as_flags(tmp_path: Path) -> None:
+    (tmp_path / "gvisor.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  runtimeClassName: gvisor\n"
+        "  containers: [{name: app, image: x}]\n")
+    (tmp_path / "plain.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers: [{name: app, image: x}]\n")
+    refused = cli(tmp_path, "profile", "diff", "kubernetes:gvisor.yaml", "kubernetes:plain.yaml")
+    assert refused.returncode == 2 and "hint: map it: --runtime-class gvisor=runsc" in refused.stderr
+    ran = cli(tmp_path, "profile", "diff", "kubernetes:gvisor.yaml", "kubernetes:plain.yaml", "--json",
+              "--runtime-class", "gvisor=runsc", "--namespace", "shop")
+    assert ran.returncode == 1, ran.stderr
+    differences = {row["key"]: row for row in json.loads(ran.stdout)["differences"]}
+    assert set(differences) == {"run.runtime"}, differences

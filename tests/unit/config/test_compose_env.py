@@ -252,11 +252,41 @@ def test_compose_files_are_yaml_1_2(tmp_path: Path) -> None:
     assert run["environment"] == {"DEBUG": "yes", "MODE": "493"}
 
 
-def test_reset_and_override_tags_are_refused(tmp_path: Path) -> None:
-    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: x\n    ports: !reset []\n")
-    with pytest.raises(ConfigError) as caught:
-        load_compose(tmp_path / "compose.yaml")
-    assert [(i.line, i.message) for i in caught.value.issues] == [(4, "`!reset` is not supported yet")]
+def test_reset_and_override_replace_or_remove_what_extends_would_merge(tmp_path: Path) -> None:
+    t = compose(tmp_path, """\
+        x-hardened: &hardened
+          read_only: true
+          cap_drop: [ALL]
+          security_opt: [no-new-privileges:true]
+        services:
+          base:
+            image: x
+            <<: *hardened
+            environment: {A: "1", B: "2"}
+            tmpfs: [/tmp]
+          app:
+            extends: base
+            cap_drop: !reset []
+            environment: !override {C: "$$HOME"}
+            read_only: !reset null
+            tmpfs: [/run]
+        """)
+    run = t.profile["run"]
+    # As `docker compose config` (v2) prints it: reset keys gone, the override whole, the rest merged.
+    assert "cap_drop" not in run and "read_only" not in run
+    assert run["environment"] == {"C": "$HOME"}
+    assert run["tmpfs"] == {"/tmp": "", "/run": ""} and run["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_reset_and_override_in_a_service_without_extends_are_the_plain_value_or_nothing(tmp_path: Path) -> None:
+    run = run_of(tmp_path, """\
+        user: !override "1000"
+        ports: !reset ["8080:80"]
+        """)
+    assert "ports" not in run and run["user"] == "1000"
+    (tmp_path / "compose.yaml").write_text("services:\n  app:\n    image: x\n    ports: !frob []\n")
+    with pytest.raises(ConfigError, match="unknown YAML tag !frob"):
+        compose(tmp_path, (tmp_path / "compose.yaml").read_text())
 
 
 def test_load_compose_refuses_a_missing_file_and_several_documents(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import textwrap
 from pathlib import Path
@@ -19,6 +21,15 @@ from porttest.errors import ConfigError, ConfigIssue
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "descriptors" / "kubernetes"
 NAME_CHARS = "[bcdfghjklmnpqrstvwxz2456789]"
 WARNING = re.compile(r"^kubernetes: \S+ \(line \d+\)( is not translated)?: .+", re.DOTALL)
+
+
+SA = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT, unverified."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 def k8s(text: str, **kwargs: Any) -> Translation:
@@ -96,7 +107,11 @@ def test_metrics_server_deployment_as_a_profile() -> None:
     assert warned(t, "priorityClassName (line 52) is not translated: scheduling/cluster-only")
     assert warned(t, "the manifest's image registry.k8s.io/metrics-server/metrics-server:v0.7.2 is not used")
     assert warned(t, "not those of metrics-server")  # the chart's own Service: no service links for it
-    assert warned(t, "/var/run/secrets/kubernetes.io/serviceaccount is not mounted")
+    assert not warned(t, "serviceaccount")
+    account = t.profile["files"]  # the chart's own ServiceAccount, in the chart's namespace
+    assert sorted(account) == [f"{SA}/ca.crt", f"{SA}/namespace", f"{SA}/token"]
+    assert account[f"{SA}/namespace"] == "kube-system"
+    assert claims(account[f"{SA}/token"])["sub"] == "system:serviceaccount:kube-system:metrics-server"
     validates(t)
 
 
@@ -203,7 +218,7 @@ def test_postgresql_statefulset() -> None:
     assert warned(t, "requests are noted, not enforced: cpu=100m, ephemeral-storage=50Mi, memory=128Mi")
     assert warned(t, "readinessProbe.timeoutSeconds (line 142) is not translated")
     assert len(warned(t, "disk-backed emptyDir")) == 1  # once for empty-dir, not for dshm (medium: Memory)
-    assert not warned(t, "serviceaccount")  # automountServiceAccountToken: false
+    assert not warned(t, "serviceaccount") and "files" not in t.profile  # automountServiceAccountToken: false
     assert not warned(t, "Service's variables")  # its only Service is headless: no service links
     assert not warned(t, "seLinuxOptions") and not warned(t, "privileged")
     validates(t)
@@ -589,12 +604,25 @@ def test_every_untranslated_field_is_a_warning() -> None:
     validates(t)
 
 
-def test_the_service_account_token_warning_follows_automount() -> None:
-    text = pod(spec="serviceAccountName: quiet\n") + "---\nkind: ServiceAccount\nmetadata: {name: quiet}\n" \
-        "automountServiceAccountToken: false\n"
-    assert not warned(k8s(text), "serviceaccount is not mounted")
-    assert warned(k8s(pod(spec="automountServiceAccountToken: true\n")), "serviceaccount is not mounted")
-    assert not warned(k8s(pod(spec="automountServiceAccountToken: false\n")), "serviceaccount is not mounted")
+def test_the_service_account_files_follow_automount_as_the_kubelet_decides() -> None:
+    account = pod(spec="serviceAccountName: quiet\n") + "---\nkind: ServiceAccount\nmetadata: {name: quiet}\n"
+    assert "files" not in k8s(account + "automountServiceAccountToken: false\n").profile  # the account says no
+    assert "files" in k8s(account + "automountServiceAccountToken: true\n").profile
+    # The pod's own word wins over its account's.
+    assert "files" in k8s(pod(spec="serviceAccountName: quiet\nautomountServiceAccountToken: true\n")
+                          + "---\nkind: ServiceAccount\nmetadata: {name: quiet}\nautomountServiceAccountToken: false\n"
+                          ).profile
+    assert "files" not in k8s(pod(spec="automountServiceAccountToken: false\n")).profile
+    t = k8s(pod(spec="serviceAccountName: api-reader\n"), namespace="shop")
+    files = t.profile["files"]
+    assert files[f"{SA}/namespace"] == "shop"
+    assert files[f"{SA}/ca.crt"].startswith("-----BEGIN CERTIFICATE-----\n")
+    token = claims(files[f"{SA}/token"])
+    assert token["sub"] == "system:serviceaccount:shop:api-reader"
+    assert token["kubernetes.io"] == {"namespace": "shop", "pod": {"name": "web"},
+                                      "serviceaccount": {"name": "api-reader"}}
+    assert t.lines[("files", f"{SA}/token")] == line(pod(spec="serviceAccountName: api-reader\n"), "spec:")
+    validates(t)
 
 
 def test_a_malformed_field_is_reported_once() -> None:
@@ -623,3 +651,25 @@ def test_the_manifests_namespace_wins_with_a_note() -> None:
     no_namespace = k8s(pod(container="env:\n  - {name: NS, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}\n"),
                        namespace="staging")
     assert no_namespace.profile["run"]["environment"]["NS"] == "staging"
+
+
+def test_the_pod_ip_goes_to_ip_variables_for_the_engine_to_fill() -> None:
+    text = pod(container="""\
+        env:
+          - name: POD_IP
+            valueFrom: {fieldRef: {fieldPath: status.podIP}}
+          - name: POD_IPS
+            valueFrom: {fieldRef: {fieldPath: status.podIPs}}
+          - name: NODE_IP
+            valueFrom: {fieldRef: {fieldPath: status.hostIP}}
+        """)
+    t = k8s(text)
+    assert t.profile["ip_variables"] == ["POD_IP", "POD_IPS"]
+    assert t.lines[("ip_variables", 0)] == line(text, "- name: POD_IP")
+    assert "POD_IP" not in t.profile["run"]["environment"] and "NODE_IP" not in t.profile["run"]["environment"]
+    assert warned(t, "status.hostIP is only known once the container runs")
+    assert not warned(t, "status.podIP")
+    validates(t)
+    with pytest.raises(ValueError, match=re.escape("ip_variables need a network of the environment's own, and "
+                                                   "run.network_mode chooses another")):
+        Environment.model_validate({"name": "k8s", **t.profile, "run": {"network_mode": "host"}})

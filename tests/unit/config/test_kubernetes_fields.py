@@ -150,8 +150,9 @@ def test_downward_api_fields() -> None:
     assert (env["NODE"], env["SA"]) == ("porttest", "default")
     assert uuid.UUID(env["UID"]).version == 4
     assert "POD_IP" not in env and "HOST_IP" not in env
-    assert warned(t, f"env[9].valueFrom.fieldRef (line {line(text, 'POD_IP')}) is not translated: status.podIP is "
-                     "only known once the container runs")
+    assert t.profile["ip_variables"] == ["POD_IP"]  # the engine sets it, and $(POD_IP) in args, at create
+    assert warned(t, f"env[10].valueFrom.fieldRef (line {line(text, 'HOST_IP')}) is not translated: status.hostIP "
+                     "is only known once the container runs")
     assert t.profile["run"]["command"] == ["--ip=$(POD_IP)", "--name=web"]
 
 

@@ -23,6 +23,7 @@ from porttest.engine.container import (
     labels_for,
 )
 from porttest.engine.image import ResolvedImage
+from porttest.engine.networks import OwnNetwork
 from porttest.engine.probe import ProbeOutput, facts_from
 from porttest.errors import ContainerError, Interrupted
 from porttest.results.model import ShipRecord
@@ -165,7 +166,23 @@ class FakeEngines:
         self.run_cancel = cancel
         return FakeShipping(self, image)
 
-    def create(self, engine: Handle, env: Environment, image_id: str, run_id: str) -> Started:
+    def create_network(self, engine: Handle, env: Environment, run_id: str) -> OwnNetwork:
+        self._enter("create_network", engine, env.name)
+        return OwnNetwork(f"{container_name(run_id, env.name)}-net", "10.9.0.2", "10.9.0.1")
+
+    def create_service(self, engine: Handle, env: Environment, name: str, image_id: str, run_id: str,
+                       network: OwnNetwork, main: Started | None = None) -> Started:
+        self._enter("create_service", engine, f"{env.name}/{name}")
+        made = self._new_container(engine.endpoint, f"{container_name(run_id, env.name)}-svc-{name}",
+                                   labels_for(run_id, env.name), image_id)
+        return Started(made.id, made.name)
+
+    def service_address(self, engine: Handle, started: Started, network: OwnNetwork) -> str | None:
+        self._enter("service_address", engine, started.id)
+        return "10.9.128.1"
+
+    def create(self, engine: Handle, env: Environment, image_id: str, run_id: str,
+               network: OwnNetwork | None = None) -> Started:
         self._enter("create", engine, env.name)
         made = self._new_container(engine.endpoint, container_name(run_id, env.name), labels_for(run_id, env.name),
                                    image_id)
@@ -218,10 +235,14 @@ class FakeEngines:
                 found.removed = True
                 found.running = False
 
+    def remove_leftover(self, engine: Handle, kind: str, name: str) -> None:
+        self._enter("remove_leftover", engine, f"{kind} {name}")
+
     def find_leftovers(self, engine: Handle) -> list[dict[str, Any]]:
         self._enter("find_leftovers", engine)
         with self._lock:
-            return [{"Id": c.id, "Names": ["/" + c.name], "Labels": dict(c.labels)} for c in self.live()
+            return [{"Id": c.id, "Names": ["/" + c.name], "Labels": dict(c.labels), "Kind": "container"}
+                    for c in self.live()
                     if c.endpoint == engine.endpoint and LABEL_RUN in c.labels]
 
     # -- inside --------------------------------------------------------------------------------------------------

@@ -20,8 +20,22 @@ mount=/dev/vda /data ext4 rw,relatime 0 0
 def test_podman_containerenv_is_an_engine_mount() -> None:
     docker_fs = parse_facts(DOCKER)["filesystem"]
     podman_fs = parse_facts(PODMAN)["filesystem"]
-    assert docker_fs == {"rootfs_read_only": True, "writable_mounts": ["/tmp"]}
-    assert podman_fs == {"rootfs_read_only": True, "writable_mounts": ["/data", "/tmp"]}
+    assert docker_fs == {"rootfs_read_only": True, "writable_mounts": ["/tmp"], "read_only_mounts": []}
+    assert podman_fs == {"rootfs_read_only": True, "writable_mounts": ["/data", "/tmp"], "read_only_mounts": []}
+
+
+def test_read_only_mounts_are_the_environments_own_not_the_kernels_or_porttests() -> None:
+    # A Kubernetes service-account volume, a configMap bind, /proc masks, /sys and porttest's own toolbox.
+    fs = parse_facts("""mount=overlay / overlay rw,relatime 0 0
+mount=/dev/vda /run/secrets/kubernetes.io/serviceaccount ext4 ro,relatime 0 0
+mount=/dev/vda /etc/app ext4 ro,relatime 0 0
+mount=proc /proc/bus proc ro,relatime 0 0
+mount=sysfs /sys sysfs ro,nosuid 0 0
+mount=tmpfs /proc/acpi tmpfs ro,relatime 0 0
+mount=/dev/vda /.porttest-toolbox ext4 ro,relatime 0 0
+""")["filesystem"]
+    assert fs == {"rootfs_read_only": False, "writable_mounts": [],
+                  "read_only_mounts": ["/etc/app", "/run/secrets/kubernetes.io/serviceaccount"]}
 
 
 def test_one_id_line_gives_what_six_id_calls_give() -> None:

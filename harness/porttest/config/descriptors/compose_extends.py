@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import yaml
 
 from porttest.config.descriptors.compose_env import INTERPOLATION_HINT, InterpolationError, interpolate, secret_values
 from porttest.config.descriptors.compose_values import split_entry
-from porttest.config.yaml_source import Located, Path_, dotted, load_yaml_documents
+from porttest.config.yaml_source import Located, Path_, Tagged, dotted, load_yaml_documents
 from porttest.errors import ConfigError, ConfigIssue
 
 Origin = tuple[str, int]  # (file, line)
@@ -44,7 +44,7 @@ ComposeLoader.add_implicit_resolver(  # type: ignore[no-untyped-call]
 def load_compose(path: str | Path) -> Located:
     """Read a Compose file: YAML 1.2 scalars, anchors and `<<` merges, one document, lines kept.
 
-    `!reset` and `!override` (override-file tags) are refused: their meaning would be lost silently."""
+    `!reset` and `!override` become Tagged markers, which resolve_service settles as Compose does."""
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -52,29 +52,29 @@ def load_compose(path: str | Path) -> Located:
         reason = "not found" if isinstance(exc, FileNotFoundError) else str(exc)
         raise ConfigError(ConfigIssue("", f"cannot read Compose file {file}: {reason}", "check the path", file)) \
             from None
-    docs = load_yaml_documents(text, file, merge_keys=True, loader=ComposeLoader)
+    docs = load_yaml_documents(text, file, merge_keys=True, loader=ComposeLoader, merge_tags=True)
     if len(docs) != 1:
         raise ConfigError(ConfigIssue("", "a Compose file holds exactly one YAML document", None, file, 1))
-    tagged = [node for node in _nodes(yaml.compose(text, Loader=ComposeLoader)) if node.tag in ("!reset", "!override")]
-    if tagged:
-        raise ConfigError([ConfigIssue("", f"`{node.tag}` is not supported yet", "write the merged value out",
-                                       file, node.start_mark.line + 1) for node in tagged])
-    return docs[0]
+    doc = docs[0]
+    if not isinstance(doc.data, dict):
+        return doc
+    # Services settle after their `extends` merge; everything else at once.
+    return replace(doc, data={k: v if k == "services" else settle(v) for k, v in doc.data.items()})
 
 
-def _nodes(node: yaml.Node | None) -> list[yaml.Node]:
-    out, stack, seen = [], [node], set()
-    while stack:
-        item = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        out.append(item)
-        if isinstance(item, yaml.MappingNode):
-            stack.extend(n for pair in item.value for n in pair)
-        elif isinstance(item, yaml.SequenceNode):
-            stack.extend(item.value)
-    return out
+_RESET = object()  # what `!reset` leaves behind until settle() removes the key
+
+
+def settle(value: Any) -> Any:
+    """A service's data with the merge tags applied: `!override X` is X, a key under `!reset` is gone."""
+    if isinstance(value, Tagged):
+        return _RESET if value.tag == "!reset" else settle(value.value)
+    if isinstance(value, dict):
+        settled = {k: settle(v) for k, v in value.items()}
+        return {k: v for k, v in settled.items() if v is not _RESET}
+    if isinstance(value, list):
+        return [settle(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def resolve_service(doc: Located, name: str, env: Mapping[str, str], notes: Note
     service = Service(name, data, where, doc.file)
     extends = data.get("extends")
     if extends is None:
-        return service
+        return Service(name, settle(data), where, doc.file)
     base = _base(service, doc, env, notes, (*chain, (doc.file, name)))
     if base is None:
         return None
@@ -158,7 +158,7 @@ def resolve_service(doc: Located, name: str, env: Mapping[str, str], notes: Note
             merged[key], grafted = value, mine
         merged_where = {p: o for p, o in merged_where.items() if p[:1] != (key,)}
         merged_where.update({(key, *p): o for p, o in grafted.items()})
-    return Service(name, merged, merged_where, doc.file)
+    return Service(name, settle(merged), merged_where, doc.file)
 
 
 def _base(service: Service, doc: Located, env: Mapping[str, str], notes: Notes,
@@ -194,6 +194,8 @@ def _base(service: Service, doc: Located, env: Mapping[str, str], notes: Notes,
 def _interpolate(value: Any, path: Path_, where: Mapping[Path_, Origin], env: Mapping[str, str], notes: Notes,
                  service: str) -> Any:
     """Interpolate every string value (never a key), as Compose does before it reads the service."""
+    if isinstance(value, Tagged):
+        return Tagged(value.tag, _interpolate(value.value, path, where, env, notes, service))
     if isinstance(value, dict):
         return {k: _interpolate(v, (*path, k), where, env, notes, service) for k, v in value.items()}
     if isinstance(value, list):
@@ -240,6 +242,8 @@ def merge_key(key: str, base: Any, base_where: Mapping[Path_, Origin], main: Any
 
 def _merge(key: str, base: Any, base_where: Mapping[Path_, Origin], main: Any,
            main_where: Mapping[Path_, Origin]) -> tuple[Any, dict[Path_, Origin]]:
+    if isinstance(main, Tagged):  # the extending service replaces (!override) or removes (!reset) the base's value
+        return main, dict(main_where)
     if key in _REPLACE or main is None:
         return main, dict(main_where)
     if key in _AS_MAPPING:

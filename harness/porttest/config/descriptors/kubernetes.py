@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from porttest.config.descriptors import Translation
+from porttest.config.descriptors.kubernetes_account import account_files
 from porttest.config.descriptors.kubernetes_fields import (
     PRIVILEGED_HINT,
     Context,
@@ -287,6 +288,7 @@ def _manifest_data(objects: list[_Object], namespace: str) -> dict[str, dict[str
 def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, namespace: str,
                runtime_classes: Mapping[str, str], objects: list[_Object], allow_privileged: bool) -> None:
     host_network = False
+    own_name = pod_name
     for key, value in spec.items():
         where = (*path, key)
         if key in ("hostNetwork", "hostPID", "hostIPC") and value is True:
@@ -327,8 +329,9 @@ def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, n
         automount = next((o.data.get("automountServiceAccountToken") for o in objects
                           if o.kind == "serviceaccount" and o.name == account), None)
     if automount is not False:
-        ctx.skip((*path, "automountServiceAccountToken") if "automountServiceAccountToken" in spec else path,
-                 "the service-account token at /var/run/secrets/kubernetes.io/serviceaccount is not mounted")
+        where = (*path, "automountServiceAccountToken") if "automountServiceAccountToken" in spec else path
+        for file, text in account_files(namespace, str(account), own_name).items():
+            ctx.put(("files", file), text, where)
     services = [o.name for o in objects if o.kind == "service" and o.name != "kubernetes"
                 and (o.namespace or namespace) == namespace and _walk(o.data, ("spec", "clusterIP")) != "None"
                 and _walk(o.data, ("spec", "type")) != "ExternalName"]

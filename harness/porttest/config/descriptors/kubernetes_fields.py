@@ -227,7 +227,7 @@ def _field_ref(ctx: Context, ref: dict[str, Any], path: Path_, pod: PodFacts) ->
     keyed = _FIELD_KEY.match(field_path or "")
     if keyed:
         return (pod.labels if keyed.group(1) == "labels" else pod.annotations).get(keyed.group(2), "")
-    if field_path in ("status.podIP", "status.podIPs", "status.hostIP", "status.hostIPs"):
+    if field_path in ("status.hostIP", "status.hostIPs"):
         ctx.skip(path, f"{field_path} is only known once the container runs; the variable is left unset")
     elif field_path is not None:
         ctx.fail((*path, "fieldPath"), f"{field_path!r} is not a field the downward API gives to env",
@@ -319,6 +319,12 @@ def environment(ctx: Context, container: dict[str, Any], cpath: Path_, pod: PodF
             continue
         if value and source:
             ctx.fail(path, f"env {name} has both value and valueFrom", "keep one of the two")
+            continue
+        field_ref = source.get("fieldRef") if isinstance(source, dict) else None
+        if isinstance(field_ref, dict) and field_ref.get("fieldPath") in ("status.podIP", "status.podIPs"):
+            # Known only once the container has its address: the engine sets it (see ip_variables).
+            ctx.add(("ip_variables",), name, path)
+            env.pop(name, None)
             continue
         if source is not None:
             value = _value_from(ctx, source, (*path, "valueFrom"), pod, maps)

@@ -23,8 +23,19 @@ def profile_document(translation: Translation, title: str, secrets: Iterable[str
     if translation.warnings:
         lines.append("# not translated (or only in part):")
         lines += [f"#   {warning}" for warning in translation.warnings]
-    body = yaml.safe_dump(profile, sort_keys=False, default_flow_style=False, width=120)
+    body = yaml.dump(profile, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
     return "\n".join(lines) + "\n" + body
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line text (a certificate in `files:`) as a literal block, as a person would write it."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def _ports_as_strings(profile: dict[str, Any]) -> dict[str, Any]:

@@ -34,9 +34,12 @@ if TYPE_CHECKING:  # validate, plan, merge and compare never load the engine lay
     from porttest.run.progress import OnProgress
 
 
-def validate(path: str | os.PathLike[str]) -> Matrix:
-    """Read and validate a matrix file (ConfigError lists every problem with its YAML path and line)."""
-    return read_matrix(path)
+def validate(path: str | os.PathLike[str], check_files: bool | Sequence[str] = True) -> Matrix:
+    """Read and validate a matrix file (ConfigError lists every problem with its YAML path and line).
+
+    The engine files (TLS certificates and key, SSH known_hosts and identity) are checked too: of every environment,
+    of the environments named in `check_files` (what `run -e` runs), or of none (False: `plan`, `clean`)."""
+    return read_matrix(path, check_files=check_files if isinstance(check_files, bool) else tuple(check_files))
 
 
 def plan(matrix: Matrix, only: Sequence[str] = ()) -> Plan:
@@ -150,7 +153,12 @@ def _run(matrix: Matrix, cells: Plan, run_id: str, workdir: Path, launcher: Laun
 
     tracker = Tracker(engines)
     try:
-        services = _service_images(matrix, cells, engines, source, build, tracker.cancel)
+        try:
+            services = _service_images(matrix, cells, engines, source, build, tracker.cancel)
+        except Interrupted as early:  # while a service image builds: nothing started yet, and the results say so
+            envs = {name: _interrupted(name, early) for name in cells.names}
+            return RunOutcome(redact_result(assemble(identity, envs, duration=_since(began), interrupted=True,
+                                                     **extra), matrix.secret_values), early)
         ctx = RunContext(run_id=run_id, image=image, engines=engines,
                          shipper=engines.shipper(source, image, tracker.cancel), launcher=launcher, workdir=workdir,
                          base_dir=matrix.base_dir, tracker=tracker, on_progress=notify, keep_workdir=keep_workdir,

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 BUSYBOX = "porttest-base/busybox:latest"
 DEBIAN = "porttest-base/debian:bookworm"
 REDIS = "porttest-lab/redis:latest"
+POSTGRES = "porttest-lab/postgres:latest"
 LABEL = "io.porttest.run"
 # Every porttest process a test starts inherits this, so the leak checks below see only this session's containers
 # (another test session may run on the same engine at the same time).
@@ -66,7 +67,7 @@ def base_images(engine: docker.DockerClient) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def lab_services(base_images: dict[str, str], engine: docker.DockerClient) -> dict[str, str]:
     """Service images built from Debian's packages (.ci/run builds them; built here too when missing)."""
-    images = {"redis": REDIS}
+    images = {"redis": REDIS, "postgres": POSTGRES}
     if not all(engine.images.list(name=ref) for ref in images.values()):
         subprocess.run(["bash", str(REPO / "scripts" / "build-base-images.sh")], check=True)
     return images

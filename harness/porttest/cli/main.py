@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the matrix and print the verdict", epilog=EXIT_CODES_HELP,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("matrix", type=Path)
+    _matrix_arg(run)
     run.add_argument("-e", "--env", action="append", default=[], metavar="ENV",
                      help="run only this environment (repeatable)")
     _report_flags(run)
@@ -72,22 +72,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=_positive_int, default=None, metavar="N",
                      help=f"run at most N environments at once (default {DEFAULT_JOBS}); the others wait their turn")
 
-    validate = sub.add_parser("validate", help="check a matrix file without running anything")
-    validate.add_argument("matrix", type=Path)
+    validate = sub.add_parser("validate", help="check a matrix file without running anything (also that the "
+                              "engines' certificate and key files are there)")
+    _matrix_arg(validate)
 
     plan = sub.add_parser("plan", help="print the cells a run would execute")
-    plan.add_argument("matrix", type=Path)
+    _matrix_arg(plan)
     plan.add_argument("-e", "--env", action="append", default=[], metavar="ENV")
     plan.add_argument("--format", choices=("text", "json", "github"), default="text")
 
     clean = sub.add_parser("clean", help="remove porttest-labelled containers from the matrix's engines")
-    clean.add_argument("matrix", type=Path)
+    _matrix_arg(clean)
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
     clean.add_argument("--older-than", type=_duration, metavar="AGE",
                        help="only containers created longer ago than AGE (e.g. 30m, 2h, 1d)")
 
-    schema = sub.add_parser("schema", help="print the JSON schema of matrix.yaml (for editors), or of results")
-    schema.add_argument("--results", action="store_true", help="the schema of results JSON (porttest.results/1)")
+    schema = sub.add_parser("schema", help="print the JSON schema of matrix.yaml (for editors), of profiles, or of "
+                                           "results")
+    which = schema.add_mutually_exclusive_group()
+    which.add_argument("--results", action="store_true", help="the schema of results JSON (porttest.results/1)")
+    which.add_argument("--profile", action="store_true", help="the schema of a profile file (for `extends:`)")
+    which.add_argument("--write", type=Path, metavar="DIR",
+                       help="write matrix.schema.json and profile.schema.json into DIR (the repository's: docs/schema)")
 
     merge = sub.add_parser("merge", help="join results of one run split by environment (e.g. CI fan-out jobs)",
                            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -108,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _matrix_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("matrix", type=Path, nargs="?", default=None,
+                        help="the matrix file (default: ./matrix.yaml)")
+
+
 def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> None:
     if with_json:
         parser.add_argument("--json", type=Path, metavar="FILE", help="write results JSON (porttest.results/1)")
@@ -117,11 +128,19 @@ def _report_flags(parser: argparse.ArgumentParser, with_json: bool = True) -> No
     parser.add_argument("--no-color", action="store_true", help="plain text output (also: NO_COLOR=1)")
 
 
-def _load(path: str) -> Any:
-    """Read the matrix (api.validate) and mask its secrets in all output from here on."""
+def _load(args: argparse.Namespace, check_files: bool | Sequence[str] = False) -> Any:
+    """Read the matrix (api.validate; ./matrix.yaml when no path was given) and mask its secrets in all output from
+    here on. `check_files`: whose engine files to check (see api.validate)."""
     from porttest import api
 
-    matrix = api.validate(path)
+    if args.matrix is None:
+        args.matrix = Path("matrix.yaml")
+        if not args.matrix.is_file():
+            from porttest.errors import UsageError
+
+            raise UsageError("no matrix file given, and there is no matrix.yaml in this folder",
+                             hint="give the matrix's path, or write a matrix.yaml here: see the README's quick start")
+    matrix = api.validate(args.matrix, check_files=check_files)
     hide(matrix.secret_values)
     return matrix
 
@@ -183,7 +202,7 @@ def _color(args: argparse.Namespace) -> bool:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
 
-    matrix = _load(args.matrix)
+    matrix = _load(args, check_files=True)
     for warning in matrix.warnings():
         _print(f"porttest: warning: {warning}", file=sys.stderr)
     _print(f"{args.matrix}: ok ({len(matrix.environments)} environments: {', '.join(matrix.environments)}; "
@@ -194,7 +213,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from porttest import api
 
-    plan = api.plan(_load(args.matrix), args.env)
+    plan = api.plan(_load(args), args.env)
     cells = [c.describe() for c in plan.cells]
     if args.format == "github":
         _print(json.dumps({"include": cells}))
@@ -212,9 +231,20 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
         _print(json.dumps(results_schema(), indent=2))
         return 0
-    from porttest.config.schema import matrix_schema
+    from porttest.config.schema import matrix_schema, profile_schema, render, write_schemas
 
-    _print(json.dumps(matrix_schema(), indent=2))
+    if args.write is not None:
+        try:
+            written = write_schemas(args.write)
+        except OSError as exc:
+            from porttest.errors import UsageError
+
+            raise UsageError(f"cannot write the schemas into {args.write}: {exc.strerror or exc}",
+                             hint="give a writable folder") from None
+        for path in written:
+            _print(f"wrote {path}")
+        return 0
+    _print(render(profile_schema() if args.profile else matrix_schema()), end="")
     return 0
 
 
@@ -309,7 +339,7 @@ def _check_reports(args: argparse.Namespace) -> None:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from porttest import api
 
-    matrix = _load(args.matrix)
+    matrix = _load(args)
     def warn(message: str) -> None:
         _print(f"porttest: warning: {message}", file=sys.stderr)
 
@@ -363,7 +393,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from porttest.cli.live import LiveStatus
 
     _check_reports(args)
-    matrix = _load(args.matrix)
+    matrix = _load(args, check_files=args.env or True)  # the engine files of the environments this run runs
     names = api.plan(matrix, args.env).names
     for warning in matrix.warnings():
         _print(f"porttest: warning: {warning}", file=sys.stderr)

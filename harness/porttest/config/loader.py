@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from porttest.config import builtin, image_ref
 from porttest.config.descriptors import Translation
 from porttest.config.descriptors.compose_values import normalise_run
 from porttest.config.descriptors.sources import translate_source
@@ -27,6 +28,7 @@ from porttest.config.models import (
     KubernetesSource,
     Matrix,
     RegistryPush,
+    ServiceSpec,
     ShipViaRegistry,
     SSHSpec,
     TLSSpec,
@@ -66,8 +68,12 @@ _HINTS = {
 }
 
 
-def read_matrix(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Matrix:
-    """Load and validate a matrix file; every problem is collected into one ConfigError."""
+def read_matrix(path: str | os.PathLike[str], env: Mapping[str, str] | None = None, *,
+                check_files: bool | Collection[str] = False) -> Matrix:
+    """Load and validate a matrix file; every problem is collected into one ConfigError.
+
+    `check_files` also checks the engine files (TLS certificates and key, SSH known_hosts and identity) of every
+    environment (True) or of the environments named: `validate` checks them all, `run` those it runs."""
     source = Path(path)
     env = os.environ if env is None else env
     try:
@@ -76,10 +82,11 @@ def read_matrix(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(ConfigIssue("", f"matrix file not found: {source}", "check the path", str(source))) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(ConfigIssue("", f"cannot read matrix file: {exc}", None, str(source))) from None
-    return parse_matrix(text, source, env)
+    return parse_matrix(text, source, env, check_files=check_files)
 
 
-def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
+def parse_matrix(text: str, source: Path, env: Mapping[str, str], *,
+                 check_files: bool | Collection[str] = False) -> Matrix:
     """Validate matrix text as if it were the file `source` (relative paths resolve against its folder)."""
     source = source.absolute()
     base = source.parent
@@ -114,6 +121,13 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             if not isinstance(suite, str):
                 resolved.append(suite)
                 continue
+            if builtin.is_builtin(suite):
+                shipped = builtin.suite(suite)
+                if shipped is None:
+                    issues.append(_issue(doc, ("suites", i), f"no built-in suite {suite}",
+                                         builtin.names_hint("suite", suite)))
+                resolved.append(shipped or suite)
+                continue
             path = resolve_path(suite, base)
             if not path.exists():
                 issues.append(_issue(doc, ("suites", i), f"suite path does not exist: {path}",
@@ -124,6 +138,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     top_services = data.get("services")
     if top_services is not None:
         top_services = data["services"] = plain(resolve_services(top_services, base))
+        issues.extend(_normalise_services(top_services, (), doc, []))
     profiles: dict[str, list[Located]] = {}
     descriptor_notes: list[str] = []
     descriptor_secrets: set[str] = set()
@@ -152,6 +167,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
             merged = deep_merge({} if body.get("extends") else below, merged)
             if isinstance(merged.get("services"), dict):  # `NAME: null` removes a service
                 merged["services"] = {k: v for k, v in merged["services"].items() if v is not None}
+                issues.extend(_normalise_services(merged["services"], where, doc, layers))
             descriptor_notes.extend(found.notes)
             descriptor_secrets.update(found.secrets)
             profiles[name] = layers
@@ -185,8 +201,7 @@ def parse_matrix(text: str, source: Path, env: Mapping[str, str]) -> Matrix:
     except ValidationError as exc:
         issues.extend(_from_pydantic(exc, data, doc, profiles))
         matrix = None
-    if matrix is not None:
-        issues.extend(_after_validation(matrix, doc, profiles))
+    issues.extend(_after_validation(data, matrix, doc, profiles, check_files))
     variables = dict(doc.variables)
     for layers in profiles.values():
         for layer in layers:
@@ -218,20 +233,81 @@ def _redact_issue(issue: ConfigIssue, values: set[str]) -> ConfigIssue:
     return ConfigIssue(issue.path, redact_text(issue.message, values), hint, issue.file, issue.line)
 
 
-def _after_validation(matrix: Matrix, doc: Located, profiles: dict[str, list[Located]]) -> list[ConfigIssue]:
-    """Checks that need the merged environments: dangerous options need the matrix's consent.
+def _after_validation(data: dict[str, Any], matrix: Matrix | None, doc: Located,
+                      profiles: dict[str, list[Located]], check_files: bool | Collection[str]) -> list[ConfigIssue]:
+    """Checks that need the merged environments, made even when another part of the matrix is invalid, so that
+    one pass lists every problem: dangerous options need the matrix's consent, and the engine files of the
+    environments in `check_files` must be readable.
 
-    TLS files are checked when an environment connects, not here: `run -e local` must not fail on the
-    certificates of an environment it does not run.
+    Engine files are checked only where asked: `run -e local` must not fail on the certificates of an environment it
+    does not run, and `plan` reads none.
     """
+    allow = matrix.allow_privileged if matrix is not None else _lax_bool(data.get("allow_privileged"))
+    envs = data.get("environments")
     issues = []
-    for name, env in matrix.environments.items():
+    for name, body in envs.items() if isinstance(envs, dict) else ():
         layers = profiles.get(name, [])
-        if not matrix.allow_privileged:
-            for key, what in dangerous_options(env.run):
+        run = matrix.environments[name].run if matrix is not None else _valid_run(body.get("run"))
+        if not allow and run is not None:
+            for key, what in dangerous_options(run):
                 issues.append(_issue(doc, ("environments", name, "run", key), f"refused: {what}",
                                      "porttest never weakens isolation unless the matrix says `allow_privileged: "
                                      "true` at the top level", layers))
+        if check_files is True or (check_files is not False and name in check_files):
+            issues.extend(_engine_file_issues(body.get("engine"), ("environments", name), doc, layers))
+    return issues
+
+
+def _lax_bool(value: Any) -> bool:
+    try:
+        return bool(TypeAdapter(bool).validate_python(value))
+    except ValidationError:
+        return False
+
+
+def _valid_run(run: Any) -> RunOptions | None:
+    """The run options that validate on their own, when the whole environment does not: an invalid value elsewhere
+    must not hide a refusal (leaving out the keys that fail, as many times as it takes)."""
+    if not isinstance(run, dict):
+        return None
+    given = {k: v for k, v in run.items() if k in KNOWN_RUN_NAMES}
+    while True:
+        try:
+            return RunOptions.model_validate(given)
+        except ValidationError as exc:
+            bad = {e["loc"][0] for e in exc.errors() if e["loc"] and e["loc"][0] in given}
+            if not bad:
+                return None
+            given = {k: v for k, v in given.items() if k not in bad}
+
+
+_ENGINE_FILES = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
+
+
+def _engine_file_issues(engine: Any, where: Path_, doc: Located, layers: list[Located]) -> list[ConfigIssue]:
+    """A certificate, key or known_hosts file that is missing or unreadable, at the line that names it."""
+    issues = []
+    for section, keys in _ENGINE_FILES.items():
+        files = engine.get(section) if isinstance(engine, dict) else None
+        if not isinstance(files, dict):
+            continue
+        for key in keys:
+            value = files.get(key)
+            if not isinstance(value, str | Path) or not str(value):
+                continue
+            path = Path(value)
+            if not path.exists():
+                problem = "file not found"
+            elif path.is_dir():
+                problem = "a folder, not a file"
+            elif not os.access(path, os.R_OK):
+                problem = "cannot read the file (permission denied)"
+            else:
+                continue
+            issues.append(_issue(doc, (*where, "engine", section, key), f"{problem}: {path}",
+                                 "a relative path starts at the file that wrote it (for a built-in porttest:NAME "
+                                 "profile: at the matrix's folder); `porttest run -e ENV` runs only the "
+                                 "environments it names", layers))
     return issues
 
 
@@ -264,6 +340,18 @@ class _Translated:
     secrets: set[str] = field(default_factory=set)
 
 
+def _normalise_services(services: Any, where: Path_, doc: Located, layers: list[Located]) -> list[ConfigIssue]:
+    """Compose's value formats in each service's run: (in place), as for an environment's; the problems, located."""
+    issues: list[ConfigIssue] = []
+    for name, spec in (services.items() if isinstance(services, dict) else ()):
+        if isinstance(spec, dict) and isinstance(spec.get("run"), dict):
+            service_run, problems = normalise_run(spec["run"])
+            services[name] = {**spec, "run": service_run}
+            issues.extend(_issue(doc, (*where, "services", name, "run", *p.path), p.message, p.hint, layers)
+                          for p in problems)
+    return issues
+
+
 def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], where: Path_, doc: Located,
                    layers: list[Located], issues: list[ConfigIssue], seen: tuple[str, ...],
                    found: _Translated, below: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -290,6 +378,14 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
                 found.notes.extend(f"{found.environment}: {source.describe()}: {w}" for w in translation.warnings)
                 found.secrets.update(translation.secret_values)
             continue
+        folder = None  # where the profile's relative paths start: its own folder, but see porttest.config.builtin
+        if builtin.is_builtin(profile_path):
+            shipped = builtin.profile(profile_path)
+            if shipped is None:
+                issues.append(_issue(doc, (*where, "extends", i), f"no built-in profile {profile_path}",
+                                     builtin.names_hint("profile", profile_path)))
+                continue
+            profile_path, folder = shipped, base
         if not isinstance(profile_path, Path):
             issues.append(_issue(doc, (*where, "extends", i),
                                  "`extends` entries are profile paths, `porttest:NAME`, or "
@@ -323,9 +419,10 @@ def _apply_extends(body: dict[str, Any], base: Path, env: Mapping[str, str], whe
         if nul:
             issues.extend(nul)
             continue
-        profile_body = resolve_env_paths(profile.data, profile_path.parent)
+        folder = folder or profile_path.parent
+        profile_body = resolve_env_paths(profile.data, folder)
         _unknown_keys(profile_body, _ENV_KEYS, (), profile, issues, "environment key")
-        nested = _apply_extends(profile_body, profile_path.parent, env, (), profile, layers, issues,
+        nested = _apply_extends(profile_body, folder, env, (), profile, layers, issues,
                                 (*seen, str(profile_path)), found)
         merged = merge_layer(merged, nested, profile.file, layers[start:], found.environment, found.root, found.notes)
         layers.append(profile)  # after its own parents: layers run from weakest to strongest
@@ -441,6 +538,8 @@ def _known_fields(loc: tuple[Any, ...], out: list[str | int]) -> set[str]:
         return set(model.model_fields)
     if len(out) == 2 and out[0] == "environments":
         return set(Environment.model_fields)
+    if len(out) >= 2 and out[-2] == "services":
+        return set(ServiceSpec.model_fields)
     if not out:
         return set(Matrix.model_fields)
     if last == "run":
@@ -457,7 +556,10 @@ def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
         kind = err["type"]
         hint = _HINTS.get(kind)
         if kind == "missing":
-            hint = f"add `{path[-1]}:`" if path else None
+            key = str(err["loc"][-1])
+            if path[-1:] != (key,):  # the key is not in the data, so the path stops at its parent: name it
+                path = (*path, key)
+            message, hint = f"`{key}` is required", f"add `{key}:`"
         elif kind == "extra_forbidden" and path:
             hint = _suggest(str(path[-1]), _known_fields(tuple(err["loc"]), list(path[:-1])))
             message = f"unknown key `{path[-1]}`"
@@ -473,13 +575,21 @@ def _from_pydantic(exc: ValidationError, data: dict[str, Any], doc: Located,
         elif kind == "string_pattern_mismatch" and path[-2:] == ("registry", "push"):
             message = "not a repository name"
             hint = "write a repository without tag or digest, e.g. 127.0.0.1:5000/shop/api"
+        elif kind == "string_pattern_mismatch" and len(path) >= 2 and path[-2] == "files":
+            message = "not an absolute file path below a folder"
+            hint = "write /FOLDER/FILE, e.g. /etc/app/mode; the folder is what a volume mounts"
         elif kind == "string_pattern_mismatch" and path and path[-1] == "digest":
             hint = "write sha256: followed by 64 lowercase hex digits"
+        elif kind == "value_error" and path[-2:] == ("image", "ref"):
+            hint = image_ref.HINT
         if "input" in err and kind not in ("missing", "extra_forbidden") and not isinstance(err["input"], dict | list):
             message += f" (got {err['input']!r})"
         layers = profiles.get(str(path[1])) if len(path) > 1 and path[0] == "environments" else None
         issues.append(_issue(doc, path, message, hint, layers))
-    return issues
+    # A matrix service is in every environment: its problem is said once, where it was written.
+    said = {(i.path, i.message) for i in issues if i.path.startswith("services.")}
+    return [i for i in issues if not (i.path.startswith("environments.") and ".services." in i.path
+                                      and ("services." + i.path.split(".services.", 1)[1], i.message) in said)]
 
 
 def _dedupe(issues: list[ConfigIssue]) -> list[ConfigIssue]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from porttest.config.builtin import is_builtin
 from porttest.config.yaml_source import Located, Path_, Tagged
 
 _ENGINE_PATHS = {"tls": ("ca_cert", "client_cert", "client_key"), "ssh": ("known_hosts", "identity")}
@@ -149,7 +150,9 @@ def resolve_env_paths(body: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(extends, str | dict):
         extends = [extends]
     if isinstance(extends, list):
-        body["extends"] = [resolve_path(e, base) if isinstance(e, str) else _resolve_source(e, base) for e in extends]
+        # `porttest:NAME` stays as written: the loader finds the built-in profile (or says which ones exist).
+        body["extends"] = [e if is_builtin(e) else resolve_path(e, base) if isinstance(e, str)
+                           else _resolve_source(e, base) for e in extends]
     if "engine" in body:
         body["engine"] = _inside(body["engine"], lambda engine: _resolve_engine(engine, base))
     if "services" in body:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from porttest.config.image_ref import reference_problem
 from porttest.config.run_options import RunOptions
 
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -52,6 +53,14 @@ class ImageSpec(Frozen):
     build: BuildSpec | None = None
     digest: Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")] | None = None
     verify: tuple[VerifyHook, ...] = Field((), description="commands run once against {ref}, {id} and {digest}")
+
+    @field_validator("ref")
+    @classmethod
+    def _docker_reference(cls, ref: str | None) -> str | None:
+        problem = None if ref is None else reference_problem(ref)
+        if problem:
+            raise ValueError(f"not an image reference: {problem}")
+        return ref
 
     @model_validator(mode="after")
     def _needs_something(self) -> ImageSpec:
@@ -160,9 +169,15 @@ class ServiceSpec(Frozen):
 
     @model_validator(mode="after")
     def _own_namespace(self) -> ServiceSpec:
-        if self.share_network and self.run.network_mode is not None:
-            raise ValueError("share_network puts the service in the tested container's network; "
-                             f"run.network_mode {self.run.network_mode!r} chooses another")
+        extra = self.run.model_extra or {}
+        chosen = next((f"run.{k}" for k in ("network_mode", "network", "networking_config")
+                       if (self.run.network_mode if k == "network_mode" else extra.get(k)) is not None), None)
+        if chosen and self.share_network:
+            raise ValueError(f"share_network puts the service in the tested container's network; {chosen} "
+                             "chooses another")
+        if chosen:
+            raise ValueError(f"a service runs on the environment's own network, where the others reach it by name; "
+                             f"{chosen} chooses another")
         return self
 
 
@@ -251,8 +266,9 @@ class Environment(Frozen):
         extra = self.run.model_extra or {}
         chosen = next((f"run.{k}" for k in ("network_mode", "network", "networking_config")
                        if (getattr(self.run, k, None) if k == "network_mode" else extra.get(k)) is not None), None)
-        if self.ip_variables and chosen:
-            raise ValueError(f"ip_variables need a network of the environment's own, and {chosen} chooses another; "
+        needs = "ip_variables need" if self.ip_variables else "services need" if self.services else None
+        if needs and chosen:
+            raise ValueError(f"{needs} a network of the environment's own, and {chosen} chooses another; "
                              "drop one of the two")
         return self
 
@@ -310,9 +326,14 @@ class Matrix(Frozen):
                 out.append(f"{env.name}: TLS verification is OFF for {env.engine.host} (engine.tls.verify: false)")
             for where, what in dangerous_options(env.run):
                 out.append(f"{env.name}: {what} (run.{where}; allowed by allow_privileged: true)")
+            for folder in sorted({path.rsplit("/", 1)[0] for path in env.files} & _SYSTEM_FOLDERS):
+                out.append(f"{env.name}: files: a volume over {folder} hides everything the image has there "
+                           f"(a Kubernetes subPath mount would place one file); use a folder of the app's own")
         return out + list(self.descriptor_warnings)
 
 
+_SYSTEM_FOLDERS = {"/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/usr/bin", "/usr/lib", "/usr/local/bin",
+                   "/var", "/var/lib", "/run", "/tmp", "/opt", "/home", "/root", "/srv"}
 HOST_NAMESPACES = ("network_mode", "pid_mode", "ipc_mode", "uts_mode", "userns_mode")
 DANGEROUS_CAPS = frozenset({"ALL", "SYS_ADMIN", "SYS_MODULE", "SYS_RAWIO", "SYS_PTRACE", "SYS_BOOT", "SYS_TIME",
                             "NET_ADMIN", "DAC_READ_SEARCH", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON",

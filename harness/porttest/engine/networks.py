@@ -20,23 +20,33 @@ import docker.errors
 from docker.types import EndpointConfig, IPAMConfig, IPAMPool
 
 from porttest.engine.connect import Engine
+from porttest.errors import ContainerError
 
 
 @dataclass(frozen=True)
 class OwnNetwork:
-    """The environment's network and the address its container gets on it."""
+    """The environment's network: the tested container's address on it, and the services' so far. Every address is
+    chosen by porttest (some engines, podman's CNI among them, take a fixed address only inside an IP range they
+    would also hand out themselves, so none is left to the engine)."""
 
     name: str
     address: str
     gateway: str
+    subnet: str = ""
     # Services started so far (name, address): written into /etc/hosts of the containers that start after them, so
     # names resolve also where the engine's embedded DNS does not work (a dockerd with --iptables=false).
     hosts: tuple[tuple[str, str], ...] = ()
 
-    def create_kwargs(self, api_version: str) -> dict[str, Any]:
-        """containers.create() keywords that attach the tested container at its address."""
-        endpoint = EndpointConfig(api_version, ipv4_address=self.address)
+    def create_kwargs(self, api_version: str, address: str | None = None) -> dict[str, Any]:
+        """containers.create() keywords that attach a container at its address (the tested container's unless
+        another is given)."""
+        endpoint = EndpointConfig(api_version, ipv4_address=address or self.address)
         return {"network": self.name, "networking_config": {self.name: endpoint}}
+
+    def next_address(self) -> str:
+        """The address for the next service: after the tested container's and the services' so far."""
+        taken = {self.gateway, self.address, *(address for _, address in self.hosts)}
+        return next(str(h) for h in ipaddress.ip_network(self.subnet).hosts() if str(h) not in taken)
 
     def with_host(self, name: str, address: str) -> OwnNetwork:
         return replace(self, hosts=(*self.hosts, (name, address)))
@@ -62,22 +72,39 @@ def create(engine: Engine, container_name: str, labels: dict[str, str]) -> OwnNe
     to learn which subnet the engine's own allocator picks, and again with that subnet written out."""
     name = network_name(container_name)
     api = engine.client.api
+    for attempt in range(_ATTEMPTS):
+        subnet, gateway = _free_subnet(engine, name, labels)
+        address = next(str(h) for h in subnet.hosts() if str(h) != gateway)
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=gateway)])
+        try:
+            api.create_network(name, driver="bridge", labels=labels, ipam=ipam, check_duplicate=True)
+        except docker.errors.APIError as exc:
+            # Another environment's network took the subnet between the probe and now (podman hands the same
+            # free subnet to two probes): probe again.
+            if attempt + 1 < _ATTEMPTS and any(w in str(exc).lower() for w in ("overlap", "already used", "in use")):
+                continue
+            raise
+        return OwnNetwork(name, address, gateway, str(subnet))
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+_ATTEMPTS = 5
+
+
+def _free_subnet(engine: Engine, name: str, labels: dict[str, str]) -> tuple[ipaddress.IPv4Network, str]:
+    """A subnet (and its gateway) that the engine's own allocator finds free: a network made and removed again."""
+    api = engine.client.api
     probe = api.create_network(name, driver="bridge", labels=labels, check_duplicate=True)
     try:
-        config = next(c for c in (api.inspect_network(probe["Id"]).get("IPAM") or {}).get("Config") or ()
-                      if ":" not in c.get("Subnet", ":"))
+        configs = (api.inspect_network(probe["Id"]).get("IPAM") or {}).get("Config") or ()
     finally:
         remove(engine, [probe["Id"]])
-    subnet = ipaddress.ip_network(config["Subnet"])
-    hosts = subnet.hosts()
-    gateway = config.get("Gateway") or str(next(hosts))
-    address = next(str(h) for h in hosts if str(h) != gateway)
-    # The engine hands out the upper half to the services; the tested container's address is below it, so a
-    # service that starts first never takes it.
-    upper = list(subnet.subnets(prefixlen_diff=1))[-1] if subnet.prefixlen < 30 else subnet
-    ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=gateway, iprange=str(upper))])
-    api.create_network(name, driver="bridge", labels=labels, ipam=ipam, check_duplicate=True)
-    return OwnNetwork(name, address, gateway)
+    for config in configs:
+        found = ipaddress.ip_network(str(config.get("Subnet") or "::/0"), strict=False)
+        if isinstance(found, ipaddress.IPv4Network) and found.num_addresses >= 8:
+            return found, str(config.get("Gateway") or next(found.hosts()))
+    raise ContainerError(f"engine {engine.endpoint} gave the network {name} no IPv4 subnet",
+                         hint="the engine's default address pools must have IPv4 ranges")
 
 
 def remove(engine: Engine, names: list[str], patience: float = 15.0) -> None:

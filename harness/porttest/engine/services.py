@@ -31,7 +31,7 @@ def create_service(engine: Engine, environment: str, name: str, spec: ServiceSpe
         kwargs["network_mode"] = f"container:{main.id}"
         kwargs.pop("hostname", None)  # the namespace's hostname is the tested container's, as in a pod
     else:
-        endpoint = engine.client.api.create_endpoint_config(aliases=[name])
+        endpoint = engine.client.api.create_endpoint_config(aliases=[name], ipv4_address=network.next_address())
         kwargs.update(network=network.name, networking_config={network.name: endpoint})
         kwargs.setdefault("hostname", name)
         kwargs["extra_hosts"] = with_hosts(kwargs.get("extra_hosts"), network.hosts)

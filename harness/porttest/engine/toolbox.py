@@ -43,6 +43,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  #
 _MAX_LINKS = 8
 # Go's os.ModeType bits in the archive API's stat: dir, symlink, device, pipe, socket, char device, irregular.
 _MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+_MODE_SYMLINK = 1 << 27
 _PT_INTERP = 3
 _VERSION = re.compile(rb"BusyBox v(\d[\w.+~-]*)")
 _APPLETS_START = b"[\x00[[\x00"  # busybox's applet_names table: sorted, NUL-separated, "[" and "[[" first
@@ -239,12 +240,20 @@ def has_shell(api: Any, container_id: str, path: str = "/bin/sh") -> bool:
         if stat is None:
             return False
         target = str(stat.get("linkTarget") or "")
-        if not target:
-            mode = int(stat.get("mode") or 0)
-            return not mode & _MODE_TYPE and bool(mode & 0o111)
+        mode = int(stat.get("mode") or 0)
+        # Podman fills linkTarget for a plain file too (with its own path): only a link, or a target elsewhere,
+        # is followed.
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), target)) if target else path
+        if resolved == path or (target and not mode & _MODE_SYMLINK and _is_regular(mode)):
+            return _is_regular(mode) and bool(mode & 0o111)
         # Docker resolves the whole chain inside the container (an absolute target); a relative one is followed.
-        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        path = resolved
     return False
+
+
+def _is_regular(mode: int) -> bool:
+    """Go's os.FileMode (what the archive stat reports): no type bits set is a regular file."""
+    return not mode & _MODE_TYPE
 
 
 def _stat(api: Any, container_id: str, path: str) -> dict[str, Any] | None:

@@ -46,3 +46,19 @@ def test_kubernetes_example_diverges_only_where_the_cluster_adds_a_token(
     prod = ran.results["environments"]["prod"]
     assert prod["run"]["read_only"] is True and prod["run"]["cap_drop"] == ["ALL"] and prod["run"]["cpus"] == 0.5
     assert ran.results["environments"]["staging"]["run"]["read_only"] is True  # from the Compose file's fragment
+
+
+def test_services_example_diverges_only_where_the_caches_limit_bites(
+        base_images: dict[str, str], lab_services: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ran = porttest("run", "examples/services/matrix.yaml", "--json", str(tmp_path / "r.json"),
+                   env={"BASE_IMAGE": base_images["debian"]})
+    assert ran.rc == 3, ran.explain()
+    assert ran.results is not None
+    assert [t["id"].split("::")[-1] for t in ran.results["tests"] if not t["same"]] == [
+        "test_cache_holds_the_working_set"]
+    assert ran.outcomes("test_cache_holds_the_working_set") == {"local": "passed", "staging": "passed",
+                                                                 "tight": "failed"}
+    why = ran.row("test_cache_holds_the_working_set")["explanation"]
+    assert why[0].startswith("tight: service cache mem_limit 64m") and "matrix.yaml:" in why[0], why
+    ids = {env["services"]["cache"]["image_id"] for env in ran.results["environments"].values()}
+    assert len(ids) == 1  # the same cache image everywhere, proven by ID

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.integration.conftest import porttest, write
@@ -230,9 +231,7 @@ def test_a_compose_service_diverges_where_its_settings_bite(tmp_path: Path, base
             deploy:
               resources:
                 limits: {memory: 64m, pids: 64}
-            depends_on: [db]
-          db:
-            image: postgres:16
+            restart: unless-stopped
     """)
     write(tmp_path, "tests/test_app.py", """
         def test_tmp_is_writable(host):
@@ -259,7 +258,99 @@ def test_a_compose_service_diverges_where_its_settings_bite(tmp_path: Path, base
     assert rc == 3
     staging = results["environments"]["staging"]["run"]
     assert staging["pids_limit"] == 64 and staging["mem_limit"] == "64m" and staging["read_only"] is True
-    assert any("depends_on" in w and "db" in w for w in results["warnings"]), results["warnings"]
+    assert any("restart" in w and "compose.yaml" in w for w in results["warnings"]), results["warnings"]
+
+
+def test_a_compose_dependency_is_a_service_reached_by_its_name(tmp_path: Path, engine: docker.DockerClient,
+                                                               base_images: dict[str, str],
+                                                               lab_services: dict[str, str]) -> None:
+    write(tmp_path, "compose.yaml", f"""
+        services:
+          api:
+            image: shop/api:1.4.2
+            command: ["/bin/sleep", "3600"]
+            environment:
+              REDIS_URL: redis://cache:6379/0
+            depends_on:
+              cache:
+                condition: service_healthy
+          cache:
+            image: {lab_services["redis"]}
+            read_only: true
+            healthcheck:
+              test: ["CMD-SHELL", "redis-cli ping"]
+              interval: 1s
+              retries: 30
+    """)
+    write(tmp_path, "tests/test_api.py", """
+        def test_the_cache_answers_by_its_name(host):
+            assert "+PONG" in host.check_output("printf 'PING\\\\r\\\\n' | nc -w 2 cache 6379")
+
+        def test_the_cache_runs_as_the_compose_file_says(services):
+            cache = services["cache"]
+            assert cache.address and not cache.share_network
+            assert "Read-only file system" in cache.host.run("touch /x").stderr
+    """)
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {base_images["busybox"]}
+        suites: [tests]
+        environments:
+          staging: {{extends: {{compose: compose.yaml, service: api}}}}
+    """)
+    rc, rows, results = _run(tmp_path)
+    assert rows == {"test_the_cache_answers_by_its_name": {"staging": "passed"},
+                    "test_the_cache_runs_as_the_compose_file_says": {"staging": "passed"}}, results
+    assert rc == 0 and results["verdict"] == "parity"
+    cache = results["environments"]["staging"]["services"]["cache"]
+    assert cache["image_id"] == engine.images.get(lab_services["redis"]).id
+    assert not engine.containers.list(all=True, filters={"label": f"io.porttest.run={results['run_id']}"})
+
+
+def test_a_pods_other_container_is_reached_on_localhost(tmp_path: Path, engine: docker.DockerClient,
+                                                        base_images: dict[str, str]) -> None:
+    write(tmp_path, "pod.yaml", f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: greeter-pod
+        spec:
+          automountServiceAccountToken: false
+          containers:
+            - name: app
+              image: registry.example.com/shop/app:1
+              command: ["/bin/sleep", "3600"]
+            - name: greeter
+              image: {base_images["busybox"]}
+              command: ["nc", "-ll", "-p", "9000", "-e", "echo", "hi"]
+              readinessProbe:
+                tcpSocket:
+                  port: 9000
+                periodSeconds: 1
+    """)
+    write(tmp_path, "tests/test_pod.py", """
+        def test_the_sidecar_answers_on_localhost(host):
+            assert host.check_output("nc -w 2 127.0.0.1 9000 </dev/null") == "hi"
+
+        def test_the_sidecar_shares_the_pods_hostname(host, services):
+            greeter = services["greeter"]
+            assert greeter.share_network and not greeter.address
+            assert greeter.host.check_output("hostname") == host.check_output("hostname") == "greeter-pod"
+    """)
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {base_images["busybox"]}
+        suites: [tests]
+        environments:
+          pod: {{extends: {{kubernetes: pod.yaml, container: app}}}}
+    """)
+    rc, rows, results = _run(tmp_path)
+    assert rows == {"test_the_sidecar_answers_on_localhost": {"pod": "passed"},
+                    "test_the_sidecar_shares_the_pods_hostname": {"pod": "passed"}}, results
+    assert rc == 0
+    greeter = results["environments"]["pod"]["services"]["greeter"]
+    assert greeter["share_network"] is True and greeter["image_id"] == engine.images.get(base_images["busybox"]).id
+    assert not engine.containers.list(all=True, filters={"label": f"io.porttest.run={results['run_id']}"})
 
 
 @pytest.mark.parametrize(("extends", "manifest", "expected"), [

@@ -272,3 +272,38 @@ def test_clean_removes_porttest_containers_from_podman(tmp_path: Path, podman_se
         mine.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
             leftover.remove(force=True)
+
+
+def test_services_and_the_pod_ip_on_podman(tmp_path: Path, podman_service: PodmanService,
+                                           podman_client: docker.DockerClient, base_images: dict[str, str]) -> None:
+    # Podman's CNI takes a fixed address only where it would hand one out itself: every address is porttest's.
+    write(tmp_path, "suites/test_it.py", """
+        def test_the_service_answers_by_name(host, services):
+            assert host.check_output("echo ping | nc -w 2 echo 7000") == "pong"
+            assert services["echo"].address
+
+        def test_the_ip_variable_is_the_containers_address(host):
+            address = host.check_output("ip -4 -o addr show eth0").split()[3].split("/")[0]
+            assert host.environment()["POD_IP"] == address
+    """)
+    busybox = base_images["busybox"]
+    echo = f'{{image: {busybox}, run: {{command: [nc, -ll, -p, "7000", -e, echo, pong]}}, wait_for: {{port: 7000}}}}'
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {busybox}
+        suites: [suites]
+        services: {{echo: {echo}}}
+        environments:
+          local: {{run: {{command: {SLEEPER}}}, ip_variables: [POD_IP]}}
+          podman:
+            engine: {{host: "{podman_service.host}"}}
+            run: {{command: {SLEEPER}}}
+            ip_variables: [POD_IP]
+    """)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path)
+    assert ran.rc == 0 and ran.results is not None, ran.explain()
+    assert {e["services"]["echo"]["image_id"] for e in ran.results["environments"].values()} == {
+        ran.results["image"]["id"]}
+    run_id = ran.results["run_id"]
+    assert not podman_client.containers.list(all=True, filters={"label": f"{LABEL}={run_id}"})
+    assert not podman_client.networks.list(filters={"label": f"{LABEL}={run_id}"})

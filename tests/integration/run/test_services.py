@@ -74,7 +74,7 @@ def test_parity_with_the_same_service_on_two_engines(tmp_path: Path, engine: doc
         cache = env["services"]["cache"]
         assert cache["image_id"] == redis_id, name  # proven the same image, by the ID its container ran
         assert cache["address"] and cache["container"].endswith("-svc-cache")
-        assert env["facts"]["services"] == {"cache": redis_id.removeprefix("sha256:")[:12]}
+        assert env["facts"]["services"]["cache"]["image"] == redis_id.removeprefix("sha256:")[:12]
     assert ran.results["environments"]["cloud"]["services"]["cache"]["ship"]["mode"] in ("load", "present")
     run_id = ran.results["run_id"]
     assert _left_behind(engine, run_id) == [] and _left_behind(tls_client, run_id) == []
@@ -126,28 +126,78 @@ def test_a_service_image_that_differs_is_refused_unless_allowed(
     assert _left_behind(engine, ran.results["run_id"]) == []
 
 
-def test_sigint_while_services_start_leaves_nothing(tmp_path: Path, engine: docker.DockerClient,
-                                                   base_images: dict[str, str],
-                                                   lab_services: dict[str, str]) -> None:
+def test_sigint_while_services_start_leaves_nothing_on_either_engine(
+        tmp_path: Path, engine: docker.DockerClient, tls_engine: TLSEngine, tls_client: docker.DockerClient,
+        base_images: dict[str, str], lab_services: dict[str, str]) -> None:
+    # The cache runs, but its readiness (a port nobody opens) never comes: the run is inside "services" on both
+    # engines when the signal arrives.
     _matrix(tmp_path, base_images["busybox"], """
-          only: {run: {command: [sleep, "3600"]}}
-    """)
+          local: {run: {command: [sleep, "3600"]}}
+          cloud:
+            extends: CLOUD
+            run: {command: [sleep, "3600"]}
+            wait_for: !reset
+    """.replace("CLOUD", str(REPO / "environments" / "cloud.yaml")),
+            services="          stuck: {image: porttest-lab/redis:latest, wait_for: {port: 7777, timeout: 120}}\n")
     proc = subprocess.Popen([sys.executable, "-m", "porttest", "run", "matrix.yaml", "--json", "r.json"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(REPO / "harness"),
-                                 "PORTTEST_FAULT_DELAY": "ready=30"})
+                            env={**os.environ, "PYTHONPATH": str(REPO / "harness"), **tls_engine.env()})
     label = [LABEL, f"{SESSION_LABEL}={SESSION_ID}"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # the service runs and the network is there: the run is past "services"
-        if [c for c in engine.containers.list(filters={"label": label}) if c.name.endswith("-svc-cache")]:
-            break
+
+    def stuck_on(client: docker.DockerClient) -> bool:
+        return any(c.name.endswith("-svc-stuck") for c in client.containers.list(filters={"label": label}))
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (stuck_on(engine) and stuck_on(tls_client)):
         time.sleep(0.1)
-    else:
+    if not (stuck_on(engine) and stuck_on(tls_client)):
         proc.kill()
-        raise AssertionError("the service never started")
-    assert engine.networks.list(filters={"label": label})
+        proc.communicate()
+        raise AssertionError("the services never started on both engines")
+    assert engine.networks.list(filters={"label": label}) and tls_client.networks.list(filters={"label": label})
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)
-    run_id = json.loads((tmp_path / "r.json").read_text())["run_id"]
-    assert _left_behind(engine, run_id) == []
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["interrupted"] is True
+    assert _left_behind(engine, results["run_id"]) == [] and _left_behind(tls_client, results["run_id"]) == []
+
+
+def test_a_database_service_both_sides_and_a_read_only_root_that_breaks_it(
+        tmp_path: Path, engine: docker.DockerClient, base_images: dict[str, str],
+        lab_services: dict[str, str]) -> None:
+    # PostgreSQL from Debian's packages. The suite writes through the network from the tested container and reads
+    # the row back inside the service. Under a read-only root the database cannot create its socket's lock file:
+    # the service never becomes ready, and that is the environment's error, with the server's own words.
+    write(tmp_path, "tests/test_db.py", """
+        def test_a_row_written_over_the_network_is_in_the_database(host, services):
+            db = services["db"]
+            assert db.host.run("psql -U postgres -h 127.0.0.1 -c 'create table t (n int)'").rc == 0
+            # busybox has no psql: the service's own client, reached over the environment's network by name
+            sql = "insert into t values (7)"
+            assert db.host.run(f"psql -U postgres -h db -c '{sql}'").rc == 0
+            assert db.host.check_output("psql -U postgres -tAc 'select sum(n) from t'") == "7"
+            assert host.run("echo | nc -w 2 db 5432").rc == 0  # and the tested container reaches it by name
+    """)
+    write(tmp_path, "matrix.yaml", f"""
+        version: 1
+        image: {base_images["busybox"]}
+        suites: [tests]
+        services:
+          db:
+            image: {lab_services["postgres"]}
+            wait_for: {{command: "pg_isready -q -h 127.0.0.1 -p 5432", timeout: 90}}
+        environments:
+          local: {{run: {{command: [sleep, "3600"]}}}}
+          readonly:
+            run: {{command: [sleep, "3600"]}}
+            services:
+              db: {{run: {{read_only: true, tmpfs: {{/var/lib/postgresql/data: "uid=100,gid=102,mode=700"}}}}}}
+    """)
+    ran = porttest("run", "matrix.yaml", cwd=tmp_path, timeout=400)
+    assert ran.rc == 4 and ran.results is not None, ran.explain()
+    local, readonly = ran.results["environments"]["local"], ran.results["environments"]["readonly"]
+    assert local["status"] == "ok" and [t["outcome"] for t in local["tests"]] == ["passed"], local
+    assert readonly["status"] == "error" and readonly["phase"] == "services", readonly
+    assert readonly["error"].startswith("service db: ") and "Read-only file system" in readonly["error"]
+    assert _left_behind(engine, ran.results["run_id"]) == []

@@ -51,6 +51,7 @@ def run_of(tmp_path: Path, body: str, **kwargs: Any) -> dict[str, Any]:
 
 def test_hardened_web_server_from_fragments() -> None:
     web = shop("web")
+    assert list(web.profile.pop("services")) == ["api"]  # depends_on (test_compose_services.py)
     assert web.profile == {
         "run": {
             "read_only": True,
@@ -97,12 +98,16 @@ def test_every_profile_key_points_at_the_compose_line_that_set_it() -> None:
 def test_web_warnings_name_every_key_left_out_with_its_line() -> None:
     assert shop("web").warnings == (
         "services.web.image (line 24) is not translated: porttest runs the matrix's image",
-        "services.web.depends_on (line 43): api is not run (services come in a later version)",
-        "services.web.networks (line 46) is not translated: the container joins the engine's default network "
-        "(services come in a later version)",
+        "services.web.networks (line 46) is not translated: porttest puts the container and its services on one "
+        "network of the environment's own: Compose networks, their aliases and their isolation are not reproduced",
         "services.web.restart (line 47) is not translated: porttest starts the container once and removes it",
         "services.web.logging (line 13) is not translated: porttest reads the container's logs through the engine's "
         "default log driver",
+        # api, which web depends on, is translated by the same code, with its own warnings
+        "services.api.networks (line 64) is not translated: porttest puts the container and its services on one "
+        "network of the environment's own: Compose networks, their aliases and their isolation are not reproduced",
+        "services.api.deploy.resources.reservations.memory (line 68): reservations noted: memory becomes "
+        "mem_reservation, a soft limit (nothing is reserved)",
     )
 
 
@@ -324,24 +329,6 @@ def test_a_healthcheck_without_test_keeps_the_images_test_and_waits_for_it(tmp_p
     assert translation.profile["run"]["healthcheck"] == {"interval": 2 * S, "timeout": S, "retries": 3}
     assert translation.profile["wait_for"] == {"healthcheck": True, "timeout": 30.0}  # at least porttest's default
     assert any("healthcheck.start_interval (line 4) is not translated" in w for w in translation.warnings)
-
-
-def test_depends_on_and_links_list_the_services_not_run(tmp_path: Path) -> None:
-    translation = compose(tmp_path, """\
-        services:
-          app:
-            image: busybox
-            depends_on: [db, cache]
-            links: ["search:es"]
-          db: {image: postgres}
-          cache: {image: redis}
-          search: {image: opensearch}
-        """)
-    assert translation.warnings == (
-        "services.app.image (line 3) is not translated: porttest runs the matrix's image",
-        "services.app.depends_on (line 4): db, cache are not run (services come in a later version)",
-        "services.app.links (line 5): search is not run (services come in a later version)",
-    )
 
 
 def test_every_key_left_out_is_a_warning_with_its_line(tmp_path: Path) -> None:

@@ -231,8 +231,9 @@ def test_warnings_from_an_extended_file_name_that_file(tmp_path: Path) -> None:
           app:
             extends: {file: ../common/base.yaml, service: base}
         """)), service="app", env={}, project_dir=app)
-    assert "services.app.networks (base.yaml line 4) is not translated: the container joins the engine's default " \
-           "network (services come in a later version)" in translation.warnings
+    assert "services.app.networks (base.yaml line 4) is not translated: porttest puts the container and its " \
+           "services on one network of the environment's own: Compose networks, their aliases and their isolation " \
+           "are not reproduced" in translation.warnings
 
 
 def test_extends_merges_as_compose_does(tmp_path: Path) -> None:

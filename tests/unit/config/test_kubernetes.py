@@ -306,11 +306,16 @@ def test_selection_in_a_multi_document_file(workload: str, container: str | None
     assert t.lines[("run",)] == line(TWO, f"name: {user_of},")
 
 
-def test_the_other_containers_are_named_in_a_warning() -> None:
+def test_the_other_containers_are_services_and_init_containers_a_warning() -> None:
     t = k8s(TWO, workload="deployment/api", container="metrics")
-    assert warned(t, f"containers (line {line(TWO, 'containers:')}) is not translated: other containers are not "
-                     "run here: api")
-    assert warned(t, "initContainers (line 12) is not translated: other containers are not run here")
+    assert list(t.profile["services"]) == ["api"]
+    assert t.profile["services"]["api"]["image"] == {"ref": "shop/api:1"}
+    assert t.profile["services"]["api"]["share_network"] is True
+    assert t.lines[("services", "api")] == line(TWO, "name: api,")
+    assert warned(t, "spec.template.spec.initContainers[0] (line 13) is not translated: init container migrate is "
+                     "not run")
+    assert not warned(t, "other containers")
+    validates(t)
 
 
 @pytest.mark.parametrize(("workload", "container", "message", "hint", "at"), [
@@ -587,8 +592,7 @@ def test_every_untranslated_field_is_a_warning() -> None:
     for field, why in [("affinity", "scheduling/cluster-only"), ("tolerations", "scheduling/cluster-only"),
                        ("nodeSelector", "scheduling/cluster-only"), ("priorityClassName", "scheduling/cluster-only"),
                        ("serviceAccountName", "scheduling/cluster-only"), ("imagePullSecrets", "scheduling/cluster"),
-                       ("initContainers", "other containers are not run here"),
-                       ("shareProcessNamespace", "nothing shares the process namespace"),
+                       ("shareProcessNamespace", "a process namespace of its own"),
                        ("dnsConfig", "engine's DNS"), ("subdomain", "no cluster DNS name"),
                        ("hostUsers", "user namespace"), ("futureField", "unknown field"), ("stdin", "detached"),
                        ("terminationMessagePolicy", "termination message"), ("volumeDevices", "block devices"),
@@ -597,6 +601,8 @@ def test_every_untranslated_field_is_a_warning() -> None:
                        ("keep", "unknown field")]:
         expected = f".{field} (line {line(text, field + ':')}) is not translated: "
         assert any(expected in w and why in w for w in t.warnings), (field, t.warnings)
+    assert warned(t, f".initContainers[0] (line {line(text, 'initContainers:')}) is not translated: init container "
+                     "init is not run")
     assert not warned(t, ".tty")  # false changes nothing
     assert not warned(t, "Service's variables")
     assert t.profile["run"]["extra_hosts"] == {"api.local": "127.0.0.1", "api": "127.0.0.1"}

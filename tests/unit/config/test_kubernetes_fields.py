@@ -176,11 +176,18 @@ def test_resource_field_refs() -> None:
           - {name: REQ_MEM, valueFrom: {resourceFieldRef: {resource: requests.memory, divisor: 1Ki}}}
           - {name: EPH, valueFrom: {resourceFieldRef: {resource: requests.ephemeral-storage}}}
           - {name: OTHER, valueFrom: {resourceFieldRef: {containerName: sidecar, resource: limits.cpu}}}
+        """, spec="""        initContainers:
+          - {name: sidecar, image: envoy:1, restartPolicy: Always, resources: {limits: {cpu: 250m}}}
         """)
-    env = k8s(text).profile["run"]["environment"]
+    env = k8s(text, container="app").profile["run"]["environment"]
     assert (env["MEM_MB"], env["MEM"], env["CPUS"]) == ("512", str(512 * 2**20), "2")  # CPUs round up
     assert (env["CPU_M"], env["REQ_MEM"], env["EPH"]) == ("1500", "262144", "0")  # requests default to limits
-    assert "OTHER" not in env
+    assert env["OTHER"] == "1"  # another container's limit, rounded up as the kubelet does
+    unknown = pod(container="env:\n  - {name: O, valueFrom: {resourceFieldRef: {containerName: nope, "
+                            "resource: limits.cpu}}}\n")
+    (issue,) = issues(unknown)
+    assert issue.message == "the pod has no container named nope" and issue.hint == "containers of the pod: app"
+    assert issue.line == line(unknown, "name: O")
     no_limit = k8s(pod(container="env:\n  - {name: M, valueFrom: {resourceFieldRef: {resource: limits.memory}}}\n"))
     assert "M" not in no_limit.profile["run"]["environment"]
     assert warned(no_limit, "a cluster would give the node's allocatable amount")

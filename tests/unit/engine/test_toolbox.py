@@ -218,7 +218,18 @@ def test_shell_detection_follows_links_inside_the_container(stats: dict[str, dic
 
 def test_a_link_loop_is_no_shell() -> None:
     api = _Head({"/bin/sh": {"mode": LINK, "linkTarget": "/bin/sh"}})
+    assert toolbox.has_shell(api, "c1") is False and len(api.asked) == 1
+    api = _Head({"/bin/sh": {"mode": LINK, "linkTarget": "/bin/dash"},
+                 "/bin/dash": {"mode": LINK, "linkTarget": "/bin/sh"}})
     assert toolbox.has_shell(api, "c1") is False and len(api.asked) == 8
+
+
+def test_podmans_link_target_on_a_plain_file_is_the_file_itself() -> None:
+    # Podman's archive stat fills linkTarget for a regular file with its own path; Docker leaves it empty.
+    api = _Head({"/bin/sh": {"mode": FILE, "linkTarget": "/bin/sh"}})
+    assert toolbox.has_shell(api, "c1") is True and len(api.asked) == 1
+    api = _Head({"/bin/sh": {"mode": FILE, "linkTarget": "/bin/busybox"}})  # resolved for us: the target's stat
+    assert toolbox.has_shell(api, "c1") is True and len(api.asked) == 1
 
 
 def test_the_matrix_key_names_a_folder_relative_to_the_file_that_writes_it(tmp_path: Path) -> None:

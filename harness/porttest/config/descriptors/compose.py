@@ -9,7 +9,8 @@ and anonymous volumes become a fresh anonymous volume (run.mounts), so a read-on
 folders, with a warning that a named volume's data is not shared; tmpfs mounts join run.tmpfs. Privileged mode,
 host namespaces, devices, dangerous capabilities and host paths are refused unless `allow_privileged`, by the
 matrix's own rule. Keys that porttest does not translate (build, image, networks, restart, secrets, ...) are warned
-about, each with its line; depends_on services are listed as not run.
+about, each with its line. The services it depends on (depends_on, links) become the environment's `services`,
+each translated by the same code (compose_services).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from pydantic import ValidationError
 
 from porttest.config.descriptors import Translation
 from porttest.config.descriptors.compose_env import compose_environment, interpolate, read_dotenv
-from porttest.config.descriptors.compose_extends import Notes, load_compose, resolve_service
+from porttest.config.descriptors.compose_extends import Notes, Service, load_compose, resolve_service
 from porttest.config.descriptors.compose_keys import (
     Out,
     blkio,
     command,
-    dependencies,
     deploy,
     environment,
     healthcheck,
@@ -35,6 +35,7 @@ from porttest.config.descriptors.compose_keys import (
     scalar_text,
     volumes,
 )
+from porttest.config.descriptors.compose_services import services
 from porttest.config.descriptors.compose_values import (
     BYTES_HINT,
     PORT_HINT,
@@ -136,7 +137,8 @@ _SKIPPED = {
     "build": "porttest runs the matrix's image, not one that Compose builds",
     "image": "porttest runs the matrix's image",
     "restart": "porttest starts the container once and removes it",
-    "networks": "the container joins the engine's default network (services come in a later version)",
+    "networks": "porttest puts the container and its services on one network of the environment's own: Compose "
+                "networks, their aliases and their isolation are not reproduced",
     "secrets": "Compose secrets are not mounted; map the value into run.environment or run.volumes",
     "configs": "Compose configs are not mounted; bind the file with run.volumes",
     "logging": "porttest reads the container's logs through the engine's default log driver",
@@ -145,7 +147,7 @@ _SKIPPED = {
     "container_name": "porttest names its containers itself",
     "expose": "exposed ports only document the service; nothing is published",
     "external_links": "containers outside this environment are not reached",
-    "volumes_from": "other containers are not run",
+    "volumes_from": "the volumes of other containers are not shared here",
     "pull_policy": "porttest ships the image itself (see `ship:`)",
     "stop_grace_period": "porttest stops the container itself",
     "stdin_open": "porttest manages the container's stdin",
@@ -179,23 +181,42 @@ def translate(doc: Located, *, service: str, env: Mapping[str, str], project_dir
     resolved = resolve_service(doc, service, env, notes)
     if resolved is None or notes.issues:
         raise ConfigError(notes.issues)
-    out = Out(resolved, notes, env, project_dir)
-    out.lines[("run",)] = out.line(())
-    data = resolved.data
-    later: list[str] = [k for k in ("environment", "env_file", "deploy") if k in data]  # after the keys they meet
-    for key in [k for k in data if k not in later] + later:
-        _translate_key(out, key, data[key], later)
-    _refuse_dangerous(out, allow_privileged)
+    out = _service(resolved, notes, env, project_dir, allow_privileged, tested=True)
+    found, lines = services(doc, resolved, notes, env, lambda dependency: _service(
+        dependency, notes, env, project_dir, allow_privileged, tested=False))
     if notes.issues:
         raise ConfigError(notes.issues)
     profile: dict[str, Any] = {"run": out.run}
     if out.wait_for:
         profile["wait_for"] = out.wait_for
-    return Translation(profile, doc.file, out.lines, tuple(notes.warnings), frozenset(notes.secret_values))
+    if found:
+        profile["services"] = found
+    return Translation(profile, doc.file, {**out.lines, **lines}, tuple(notes.warnings),
+                       frozenset(notes.secret_values))
+
+
+def _service(service: Service, notes: Notes, env: Mapping[str, str], project_dir: Path, allow_privileged: bool,
+             tested: bool) -> Out:
+    """One service's keys as run options and wait_for: the tested one's, or a dependency's (whose image and build
+    compose_services reads)."""
+    out = Out(service, notes, env, project_dir)
+    out.lines[("run",)] = out.line(())
+    data = service.data
+    later: list[str] = [k for k in ("environment", "env_file", "deploy") if k in data]  # after the keys they meet
+    for key in [k for k in data if k not in later] + later:
+        if tested or key not in ("image", "build", "ports"):
+            _translate_key(out, key, data[key], later)
+        elif key == "ports":
+            out.skip((key,), "a service is reached by its name on the environment's network, so nothing is published "
+                             "(a fixed host port would collide between environments that run side by side)")
+    _refuse_dangerous(out, allow_privileged)
+    return out
 
 
 def _translate_key(out: Out, key: str, value: Any, later: list[str]) -> None:
     path = (key,)
+    if key in ("depends_on", "links", "extends"):
+        return  # compose_services follows the dependencies; resolve_service merged `extends`
     if key in _JOINS and isinstance(value, str) and value.startswith(("service:", "container:")):
         out.skip(path, f"{value} joins a namespace of another container, which is not run")
     elif key in _SIMPLE:
@@ -219,11 +240,9 @@ def _translate_key(out: Out, key: str, value: Any, later: list[str]) -> None:
         deploy(out, value)
     elif key == "blkio_config":
         blkio(out, value)
-    elif key in ("depends_on", "links"):
-        dependencies(out, key, value)
     elif key in _SKIPPED:
         out.skip(path, _SKIPPED[key])
-    elif key != "extends":
+    else:
         out.skip(path, "an extension field (x-), ignored" if key.startswith("x-") else "not a Compose service key")
 
 

@@ -356,17 +356,6 @@ def blkio(out: Out, value: Any) -> None:
             out.fail(path, f"cannot read blkio_config.{key}: {exc}", "entries are {path: /dev/sda, rate: 12mb}")
 
 
-def dependencies(out: Out, key: str, value: Any) -> None:
-    """depends_on and links name services that porttest does not run (yet): list them."""
-    if not isinstance(value, dict | list | None):
-        out.fail((key,), f"`{key}` is a list of service names")
-        return
-    names = list(value) if isinstance(value, dict) else [str(v).split(":")[0] for v in value or []]
-    if names:
-        out.note((key,), f"{', '.join(map(str, names))} {'is' if len(names) == 1 else 'are'} not run "
-                         "(services come in a later version)")
-
-
 def mapping_list(value: Any, what: str, hosts: bool = False) -> list[tuple[str, Any]]:
     """A Compose mapping written either way: {k: v} or ["k=v", "k"] -> [(k, v or None)]."""
     if isinstance(value, dict):

@@ -1,4 +1,4 @@
-"""PURE: one container of a Kubernetes workload (a pod template) as a porttest environment profile."""
+"""PURE: one container of a Kubernetes workload (a pod template) as a porttest profile, its pod's others as services."""
 
 from __future__ import annotations
 
@@ -13,17 +13,15 @@ from typing import Any
 
 from porttest.config.descriptors import Translation
 from porttest.config.descriptors.kubernetes_account import account_files
+from porttest.config.descriptors.kubernetes_container import SCHEDULING, Pod, sidecars, translate_container
 from porttest.config.descriptors.kubernetes_fields import (
     PRIVILEGED_HINT,
     Context,
     PodFacts,
-    environment,
-    expand,
+    amounts,
     is_empty,
     resources,
 )
-from porttest.config.descriptors.kubernetes_security import security
-from porttest.config.descriptors.kubernetes_volumes import mounts, wait_for
 from porttest.config.yaml_source import Located, Path_, dotted
 from porttest.errors import ConfigError, ConfigIssue
 
@@ -33,29 +31,19 @@ _ALIASES = {"deploy": "deployment", "sts": "statefulset", "ds": "daemonset", "rs
 _POD_SPEC = {"pod": ("spec",), "cronjob": ("spec", "jobTemplate", "spec", "template", "spec")}
 _ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's name alphabet: no vowels, no look-alike digits
 
-_SCHEDULING = "scheduling/cluster-only, no effect on one container"
 _POD_NOTES = {**dict.fromkeys(("affinity", "tolerations", "nodeSelector", "nodeName", "priorityClassName", "priority",
                                "preemptionPolicy", "schedulerName", "topologySpreadConstraints", "serviceAccountName",
                                "serviceAccount", "imagePullSecrets", "overhead", "readinessGates", "schedulingGates",
-                               "resourceClaims", "os", "dnsPolicy"), _SCHEDULING),
+                               "resourceClaims", "os", "dnsPolicy"), SCHEDULING),
               "resources": "pod-level resources are not translated: only the container's limits are",
-              "initContainers": "other containers are not run here",
-              "ephemeralContainers": "other containers are not run here",
-              "shareProcessNamespace": "other containers are not run here, so nothing shares the process namespace",
+              "ephemeralContainers": "ephemeral (debugging) containers are not run",
+              "shareProcessNamespace": "each container has a process namespace of its own here",
               "restartPolicy": "porttest runs the container once and never restarts it",
               "activeDeadlineSeconds": "deadlines are not enforced",
               "terminationGracePeriodSeconds": "Docker's stop timeout is not a containers.run() option",
               "dnsConfig": "the container uses the engine's DNS", "subdomain": "the pod gets no cluster DNS name",
               "setHostnameAsFQDN": "the pod gets no cluster DNS name",
               "hostUsers": "a user namespace per container is not reproduced"}
-_CONTAINER_NOTES = {**dict.fromkeys(("imagePullPolicy", "resizePolicy", "restartPolicy"), _SCHEDULING),
-                    "terminationMessagePath": "no termination message file is mounted",
-                    "terminationMessagePolicy": "no termination message file is mounted",
-                    "lifecycle": "postStart and preStop hooks are not run",
-                    "volumeDevices": "block devices are not passed in",
-                    **dict.fromkeys(("stdin", "stdinOnce", "tty"), "porttest runs the container detached")}
-_CONTAINER_DONE = {"name", "image", "command", "args", "workingDir", "ports", "env", "envFrom", "resources",
-                   "volumeMounts", "livenessProbe", "readinessProbe", "startupProbe", "securityContext"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +64,8 @@ def translate(docs: Sequence[Located], *, workload: str | None, container: str |
               runtime_classes: Mapping[str, str] = {}, secrets: Mapping[str, str] = {},
               config_maps: Mapping[str, str] = {}, files: Mapping[str, str] = {},
               allow_privileged: bool = False) -> Translation:
-    """The profile for one container of one workload in a (multi-document) manifest.
+    """The profile for one container of one workload in a (multi-document) manifest; the pod's other containers
+    (and native sidecars) are its `services`, in its network namespace (kubernetes_container.sidecars).
 
     Raises ConfigError, located in the manifest, for what cannot be translated (all problems at once); every field
     translated only in part or not at all is a warning. `workload` is KIND/NAME as kubectl takes it (deploy/api,
@@ -105,33 +94,24 @@ def translate(docs: Sequence[Located], *, workload: str | None, container: str |
     namespace = chosen.namespace or namespace
     meta = _walk(chosen.data, meta_path) if isinstance(_walk(chosen.data, meta_path), dict) else {}
     facts = _facts(ctx, chosen, spec, meta, namespace, main, cpath)
-    _pod_level(ctx, spec, spec_path, facts.name, namespace, runtime_classes, objects, allow_privileged)
-    security(ctx, spec, spec_path, main, cpath, allow_privileged)
-    maps = {"secrets": secrets, "config_maps": config_maps, **_manifest_data(objects, namespace)}
-    env = environment(ctx, main, cpath, facts, maps)
-    # command -> ENTRYPOINT, args -> CMD. An engine given an entrypoint drops the image's CMD, as Kubernetes does.
-    for key, profile_key in (("command", "entrypoint"), ("args", "command")):
-        argv = ctx.at(main, key, cpath, "list")
-        if argv is not None:
-            if not all(isinstance(a, str) for a in argv):
-                ctx.fail((*cpath, key), f"{key} is a list of strings", "quote numbers and booleans")
-            else:
-                ctx.put(("run", profile_key), [expand(a, env.get) for a in argv], (*cpath, key))
-    if ctx.at(main, "workingDir", cpath, "string"):
-        ctx.put(("run", "working_dir"), main["workingDir"], (*cpath, "workingDir"))
-    volumes = {v["name"]: (v, p) for v, p in ctx.items(spec, "volumes", spec_path) if isinstance(v.get("name"), str)}
+    shared, account = _pod_level(ctx, spec, spec_path, facts.name, namespace, runtime_classes, objects,
+                                 allow_privileged)
     templates = _walk(chosen.data, ("spec", "volumeClaimTemplates")) if chosen.kind == "statefulset" else None
     claims: dict[str, Path_] = {_walk(t, ("metadata", "name")): ("spec", "volumeClaimTemplates", i)
                                 for i, t in enumerate(templates if isinstance(templates, list) else [])
                                 if isinstance(_walk(t, ("metadata", "name")), str)}
-    mounts(ctx, main, cpath, volumes, claims, files)
-    static = {v["name"]: v["value"] for v, _ in ctx.items(main, "env", cpath)
-              if isinstance(v.get("name"), str) and isinstance(v.get("value"), str) and v["value"]}
-    wait_for(ctx, main, cpath, static)
-    _container_level(ctx, main, cpath)
+    pod = Pod(spec, spec_path, facts, {"secrets": secrets, "config_maps": config_maps,
+                                       **_manifest_data(objects, namespace)},
+              {v["name"]: (v, p) for v, p in ctx.items(spec, "volumes", spec_path) if isinstance(v.get("name"), str)},
+              claims, files, allow_privileged, shared)
+    translate_container(ctx, pod, main, cpath, facts)
+    others = [(c, p) for c, p in ctx.items(spec, "containers", spec_path) if p != cpath]
+    sidecars(ctx, pod, others, ctx.items(spec, "initContainers", spec_path), (main, cpath), account)
     if ctx.issues:
         raise ConfigError(list(dict.fromkeys(ctx.issues)))  # a field read twice reports its problem once
-    return Translation(ctx.profile, file, dict(ctx.lines), tuple(ctx.warnings), frozenset(ctx.secret_values))
+    # A pod-level note read for each container is said once.
+    return Translation(ctx.profile, file, dict(ctx.lines), tuple(dict.fromkeys(ctx.warnings)),
+                       frozenset(ctx.secret_values))
 
 
 def _walk(data: Any, path: Path_) -> Any:
@@ -210,11 +190,7 @@ def _container(ctx: Context, chosen: _Object, spec: dict[str, Any], spec_path: P
     hint = f"containers of {chosen.label}: {', '.join(names) or 'none'}"
     pick = [i for i, n in enumerate(names) if n == wanted] if wanted is not None else list(range(len(listed)))
     if len(pick) == 1:
-        main, cpath = listed[pick[0]]
-        others = [n for i, n in enumerate(names) if i != pick[0]]
-        if others:
-            ctx.skip((*spec_path, "containers"), f"other containers are not run here: {', '.join(others)}")
-        return main, cpath
+        return listed[pick[0]]
     inits = [c.get("name") for c in spec.get("initContainers") or () if isinstance(c, dict)] if isinstance(
         spec.get("initContainers"), list) else []
     if not listed:
@@ -260,9 +236,11 @@ def _facts(ctx: Context, chosen: _Object, spec: dict[str, Any], meta: dict[str, 
     annotations: dict[str, Any] = meta["annotations"] if isinstance(meta.get("annotations"), dict) else {}
     account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
     limits, requests = resources(ctx, main, cpath)
+    every = [c for key in ("containers", "initContainers") if isinstance(spec.get(key), list) for c in spec[key]
+             if isinstance(c, dict) and isinstance(c.get("name"), str)]
     return PodFacts(name, namespace, str(uuid.UUID(bytes=digest[:16], version=4)), labels,
                     {str(k): str(v) for k, v in annotations.items()}, str(account), str(main.get("name")),
-                    limits, requests)
+                    limits, requests, {c["name"]: amounts(c) for c in every})
 
 
 def _manifest_data(objects: list[_Object], namespace: str) -> dict[str, dict[str, str]]:
@@ -286,21 +264,28 @@ def _manifest_data(objects: list[_Object], namespace: str) -> dict[str, dict[str
 
 
 def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, namespace: str,
-               runtime_classes: Mapping[str, str], objects: list[_Object], allow_privileged: bool) -> None:
+               runtime_classes: Mapping[str, str], objects: list[_Object], allow_privileged: bool
+               ) -> tuple[tuple[tuple[Path_, Any, Path_], ...], bool]:
+    """The pod's own settings: the tested container's hostname, /etc/hosts, network and service-account files;
+    returns the run options every container of the pod gets (key, value, path), and whether the service-account
+    files are mounted."""
     host_network = False
     own_name = pod_name
+    shared: list[tuple[Path_, Any, Path_]] = []
     for key, value in spec.items():
         where = (*path, key)
         if key in ("hostNetwork", "hostPID", "hostIPC") and value is True:
             option = {"hostNetwork": "network_mode", "hostPID": "pid_mode", "hostIPC": "ipc_mode"}[key]
             host_network |= key == "hostNetwork"
-            if allow_privileged:
+            if not allow_privileged:
+                ctx.fail(where, f"{key} shares the host's namespace with the container", PRIVILEGED_HINT)
+            elif key == "hostNetwork":  # the other containers join the tested one's network, the host's
                 ctx.put(("run", option), "host", where)
             else:
-                ctx.fail(where, f"{key} shares the host's namespace with the container", PRIVILEGED_HINT)
+                shared.append((("run", option), "host", where))
         elif key == "runtimeClassName" and ctx.typed(value, where, "string"):
             if value in runtime_classes:
-                ctx.put(("run", "runtime"), runtime_classes[value], where)
+                shared.append((("run", "runtime"), runtime_classes[value], where))
             else:
                 ctx.fail(where, f"runtimeClassName {value} has no runtime here",
                          f"map it: runtime_classes: {{{value}: runsc}}")
@@ -317,8 +302,9 @@ def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, n
                 ctx.skip(where, _POD_NOTES[key])
         elif key in _POD_NOTES and not is_empty(value):
             ctx.skip(where, _POD_NOTES[key])
-        elif key not in _POD_NOTES and key not in ("containers", "volumes", "securityContext", "hostNetwork", "hostPID",
-                                                   "hostIPC", "automountServiceAccountToken", "enableServiceLinks"):
+        elif key not in _POD_NOTES and key not in ("containers", "initContainers", "volumes", "securityContext",
+                                                   "hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken",
+                                                   "enableServiceLinks"):
             ctx.skip(where, "unknown field")
     if not host_network:  # with the host's network the pod has the node's hostname, and Docker refuses both
         where = (*path, "hostname") if "hostname" in spec else ("metadata", "name")
@@ -337,6 +323,7 @@ def _pod_level(ctx: Context, spec: dict[str, Any], path: Path_, pod_name: str, n
                 and _walk(o.data, ("spec", "type")) != "ExternalName"]
     if services and spec.get("enableServiceLinks") is not False:
         ctx.note(path, "only the kubernetes Service's variables are set, not those of " + ", ".join(services))
+    return tuple(shared), automount is not False
 
 
 _CONTROLLER_DONE = {"template", "selector", "jobTemplate", "volumeClaimTemplates"}
@@ -354,19 +341,3 @@ def _controller_level(ctx: Context, chosen: Any) -> None:
         for key in node if isinstance(node, dict) else ():
             if key not in _CONTROLLER_DONE:
                 ctx.skip((*level, key), _CONTROLLER_NOTES.get(key, f"a {chosen.kind} setting: one pod runs here, once"))
-
-
-def _container_level(ctx: Context, main: dict[str, Any], cpath: Path_) -> None:
-    for key, value in main.items():
-        if key == "image":
-            ctx.note((*cpath, key), f"the manifest's image {value} is not used: porttest runs the matrix's image")
-        elif key == "ports":
-            for port, ppath in ctx.items(main, key, cpath):
-                if port.get("hostPort"):
-                    ctx.skip((*ppath, "hostPort"), "no port of the engine's host is published")
-            ctx.note((*cpath, key), "container ports are informational here (named ones serve the probes); "
-                                    "nothing is published")
-        elif key in _CONTAINER_NOTES and not is_empty(value):
-            ctx.skip((*cpath, key), _CONTAINER_NOTES[key])
-        elif key not in _CONTAINER_DONE and key not in _CONTAINER_NOTES:
-            ctx.skip((*cpath, key), "unknown field")

@@ -6,7 +6,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -41,6 +41,18 @@ class Context:
     warnings: list[str] = field(default_factory=list)
     issues: list[ConfigIssue] = field(default_factory=list)
     secret_values: set[str] = field(default_factory=set)
+    # Where put/add/get/mark write in the profile: () for the tested container, ("services", NAME) for another
+    # container of the pod. A scoped() context shares everything else (profile, lines, warnings, issues).
+    prefix: Path_ = ()
+
+    def scoped(self, prefix: Path_) -> Context:
+        """The same translation, writing below `prefix` (another container of the pod, as a service)."""
+        return replace(self, prefix=prefix)
+
+    @property
+    def service(self) -> str | None:
+        """The service this context writes (another container of the pod), or None for the tested container."""
+        return str(self.prefix[1]) if self.prefix[:1] == ("services",) else None
 
     def line(self, path: Path_) -> int | None:
         return self.doc.deepest((*self.base, *path))[1]
@@ -58,7 +70,8 @@ class Context:
         self.issues.append(ConfigIssue(self.where(path), message, hint, self.doc.file, self.line(path)))
 
     def put(self, key: Path_, value: Any, path: Path_) -> None:
-        """Set profile[key...] = value, remembering the manifest line of `path` for it and its parents."""
+        """Set profile[prefix..., key...] = value, remembering the manifest line of `path` for it and its parents."""
+        key = (*self.prefix, *key)
         target: Any = self.profile
         for depth, part in enumerate(key[:-1]):
             target = target.setdefault(part, {})
@@ -67,14 +80,27 @@ class Context:
         self.lines[key] = self.line(path) or 1
 
     def add(self, key: Path_, item: Any, path: Path_) -> None:
-        """Append to the list at profile[key...] unless it is there already."""
-        target: Any = self.profile
-        for part in key[:-1]:
-            target = target.setdefault(part, {})
-        items = target.setdefault(key[-1], [])
+        """Append to the list at profile[prefix..., key...] unless it is there already."""
+        items = self.get(key)
+        if not isinstance(items, list):
+            items = []
+            self.put(key, items, path)
         if item not in items:
             items.append(item)
             self.put((*key, len(items) - 1), item, path)
+
+    def get(self, key: Path_, default: Any = None) -> Any:
+        """What profile[prefix..., key...] holds so far."""
+        target: Any = self.profile
+        for part in (*self.prefix, *key):
+            if not isinstance(target, dict) or part not in target:
+                return default
+            target = target[part]
+        return target
+
+    def mark(self, key: Path_, path: Path_) -> None:
+        """Remember the manifest line of `path` for profile[prefix..., key...] (a mapping filled in later)."""
+        self.lines[(*self.prefix, *key)] = self.line(path) or 1
 
     def typed(self, value: Any, path: Path_, kind: str) -> Any:
         """`value` when it has the Kubernetes type `kind`, else None with an issue (None passes as absent)."""
@@ -148,6 +174,21 @@ class PodFacts:
     container: str
     limits: Mapping[str, Fraction]
     requests: Mapping[str, Fraction]
+    # Container name -> (limits, requests) of every container of the pod, for resourceFieldRef.containerName.
+    containers: Mapping[str, tuple[Mapping[str, Fraction], Mapping[str, Fraction]]] = field(default_factory=dict)
+
+
+def amounts(container: Mapping[str, Any]) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
+    """A container's limits and requests (a request defaults to its limit), read without a word: resources()
+    reports the problems of each container's own."""
+    spec = container.get("resources")
+    found: dict[str, dict[str, Fraction]] = {"limits": {}, "requests": {}}
+    for key, values in (spec.items() if isinstance(spec, dict) else ()):
+        for name, amount in (values.items() if key in found and isinstance(values, dict) else ()):
+            number = quantity(amount)
+            if number is not None and number >= 0:
+                found[key][str(name)] = number
+    return found["limits"], {**found["limits"], **found["requests"]}
 
 
 def resources(ctx: Context, container: dict[str, Any], cpath: Path_) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
@@ -238,16 +279,20 @@ def _field_ref(ctx: Context, ref: dict[str, Any], path: Path_, pod: PodFacts) ->
 def _resource_ref(ctx: Context, ref: dict[str, Any], path: Path_, pod: PodFacts) -> str | None:
     resource = ctx.at(ref, "resource", path, "string") or ""
     other = ref.get("containerName")
+    limits, requests = pod.limits, pod.requests
     if other not in (None, "", pod.container):
-        ctx.skip(path, f"the limits of container {other} are not known here (only {pod.container} runs)")
-        return None
+        if other not in pod.containers:
+            ctx.fail((*path, "containerName"), f"the pod has no container named {other}",
+                     "containers of the pod: " + (", ".join(pod.containers) or pod.container))
+            return None
+        limits, requests = pod.containers[other]
     divisor = quantity(ref.get("divisor", 1))
     kind, _, name = resource.partition(".")
     if kind not in ("limits", "requests") or not name or not divisor:
         ctx.fail(path, f"cannot read resourceFieldRef {resource!r} with divisor {ref.get('divisor')!r}",
                  "resource is limits.cpu, limits.memory, requests.cpu or requests.memory; divisor a quantity")
         return None
-    known = pod.limits if kind == "limits" else pod.requests
+    known = limits if kind == "limits" else requests
     if name not in known and kind == "limits":
         ctx.skip(path, f"no {resource} is set, so a cluster would give the node's allocatable amount")
         return None
@@ -322,9 +367,13 @@ def environment(ctx: Context, container: dict[str, Any], cpath: Path_, pod: PodF
             continue
         field_ref = source.get("fieldRef") if isinstance(source, dict) else None
         if isinstance(field_ref, dict) and field_ref.get("fieldPath") in ("status.podIP", "status.podIPs"):
+            env.pop(name, None)
+            if ctx.service is not None:
+                ctx.skip(path, f"{field_ref['fieldPath']} is set for the tested container only (ip_variables); "
+                               f"{ctx.service} shares its network, and the variable is left unset")
+                continue
             # Known only once the container has its address: the engine sets it (see ip_variables).
             ctx.add(("ip_variables",), name, path)
-            env.pop(name, None)
             continue
         if source is not None:
             value = _value_from(ctx, source, (*path, "valueFrom"), pod, maps)

@@ -42,7 +42,11 @@ def security(ctx: Context, spec: dict[str, Any], spec_path: Path_, main: dict[st
         ctx.skip(group_path, "runAsGroup without runAsUser: Docker's user option needs the user, so the image's "
                              "user keeps its own group")
     if get("runAsNonRoot", "boolean")[0]:
-        ctx.put(("run_as_non_root",), True, merged["runAsNonRoot"][1])
+        if ctx.service is None:
+            ctx.put(("run_as_non_root",), True, merged["runAsNonRoot"][1])
+        else:
+            ctx.skip(merged["runAsNonRoot"][1], "porttest checks runAsNonRoot for the image under test only, not "
+                                                "for the images of the pod's other containers")
     # An explicit false is written too: the manifest is the later layer, and a profile before it must not win.
     read_only = get("readOnlyRootFilesystem", "boolean")[0]
     if read_only is not None:

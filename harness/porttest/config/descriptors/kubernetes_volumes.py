@@ -139,7 +139,7 @@ def wait_for(ctx: Context, container: dict[str, Any], cpath: Path_, static_env: 
         if chosen is not None:
             # Readiness is not checked until the startup probe succeeds: its time comes first.
             startup = _seconds(probe)
-            total = min(max(ctx.profile.get("wait_for", {}).get("timeout", 0) + startup, 1), 3600)
+            total = min(max(ctx.get(("wait_for", "timeout"), 0) + startup, 1), 3600)
             ctx.put(("wait_for", "timeout"), total, (*cpath, key))
             ctx.note((*cpath, key), f"checked through {chosen}; its {startup:g} s come before readiness, "
                                     "and are added to wait_for.timeout")
@@ -201,7 +201,7 @@ def _probe(ctx: Context, probe: dict[str, Any], path: Path_, container: dict[str
     found["interval"] = min(max(numbers["periodSeconds"], 1), 60)
     for key, value in found.items():
         ctx.put(("wait_for", key), value, (*where, key) if key in ("port", "command") else path)
-    ctx.lines[("wait_for",)] = ctx.line(path) or 1
+    ctx.mark(("wait_for",), path)
     return True
 
 

@@ -16,7 +16,7 @@ def profile_document(translation: Translation, title: str, secrets: Iterable[str
     bindings are written in Compose's strings ("127.0.0.1:9090:9090/udp"), which YAML keeps whole."""
     hidden = sorted({s for s in (*translation.secret_values, *secrets) if s}, key=len, reverse=True)
     placeholders: list[str] = []
-    profile = _hide(_ports_as_strings(translation.profile), hidden, placeholders, None)
+    profile = _hide(_printable(translation.profile), hidden, placeholders, None)
     lines = [f"# porttest profile from {title}", "# use it with `extends: PATH` in an environment of matrix.yaml"]
     if placeholders:
         lines.append(f"# secrets are not written: export {', '.join(placeholders)} before using it")
@@ -36,6 +36,25 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 
 
 _Dumper.add_representer(str, _text)
+
+
+def _printable(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile as a person writes it: ports as Compose strings, a service's image as its ref when that is all
+    it has, and paths (a service's build context) as text. (Translated services publish no ports.)"""
+    out = _ports_as_strings(profile)
+    services = out.get("services")
+    if isinstance(services, dict):
+        written = {}
+        for name, service in services.items():
+            image = service.get("image") if isinstance(service, dict) else None
+            if isinstance(image, dict) and set(image) == {"ref"}:
+                service = {**service, "image": image["ref"]}
+            elif isinstance(image, dict) and isinstance(image.get("build"), dict):
+                build = image["build"]
+                service = {**service, "image": {**image, "build": {**build, "context": str(build.get("context"))}}}
+            written[name] = service
+        out = {**out, "services": written}
+    return out
 
 
 def _ports_as_strings(profile: dict[str, Any]) -> dict[str, Any]:

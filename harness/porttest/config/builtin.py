@@ -55,6 +55,15 @@ def suite(text: str) -> Path | None:
     return data_root() / "suites" / name if name in suite_names() else None
 
 
+def shown(file: str) -> str:
+    """A built-in profile's file as `porttest:NAME` (its path inside an installed package says little); any other
+    file as it is."""
+    path = Path(file)
+    if path.suffix == ".yaml" and path.parent == data_root() / "environments" and path.stem in profile_names():
+        return PREFIX + path.stem
+    return file
+
+
 def names_hint(kind: str, wrong: str) -> str:
     """`did you mean porttest:staging? built-in profiles: porttest:cloud, ...` for an unknown name's hint."""
     names = profile_names() if kind == "profile" else suite_names()

@@ -498,7 +498,7 @@ def _origins(merged: dict[str, Any], doc: Located, where: Path_, layers: list[Lo
     out: dict[str, str] = {}
     for path in paths:
         file, line = _locate(doc, (*where, *path), layers)
-        shown = os.path.relpath(file, base) if file.startswith(str(base) + os.sep) else file
+        shown = os.path.relpath(file, base) if file.startswith(str(base) + os.sep) else builtin.shown(file)
         out[".".join(path)] = f"{shown}:{line}" if line is not None else shown
     return out
 

@@ -266,7 +266,8 @@ class Environment(Frozen):
         extra = self.run.model_extra or {}
         chosen = next((f"run.{k}" for k in ("network_mode", "network", "networking_config")
                        if (getattr(self.run, k, None) if k == "network_mode" else extra.get(k)) is not None), None)
-        needs = "ip_variables need" if self.ip_variables else "services need" if self.services else None
+        networked = any(not service.share_network for service in self.services.values())  # sidecars join ours
+        needs = "ip_variables need" if self.ip_variables else "services need" if networked else None
         if needs and chosen:
             raise ValueError(f"{needs} a network of the environment's own, and {chosen} chooses another; "
                              "drop one of the two")

@@ -53,7 +53,8 @@ class DockerEngines:
         return networks.create(found, name, containers.labels_for(run_id, env.name))
 
     def create_service(self, engine: EngineHandle, env: Environment, name: str, image_id: str, run_id: str,
-                       network: networks.OwnNetwork, main: containers.Started | None = None) -> containers.Started:
+                       network: networks.OwnNetwork | None,
+                       main: containers.Started | None = None) -> containers.Started:
         return services.create_service(_engine(engine), env.name, name, env.services[name], image_id, run_id,
                                        network, main)
 

@@ -55,7 +55,7 @@ class Engines(Protocol):
         ...
 
     def create_service(self, engine: EngineHandle, env: Environment, name: str, image_id: str, run_id: str,
-                       network: OwnNetwork, main: Started | None = None) -> Started:
+                       network: OwnNetwork | None, main: Started | None = None) -> Started:
         """Create (not start) one of the environment's services; `main` is the tested container, for a sidecar."""
         ...
 

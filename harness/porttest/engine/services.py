@@ -19,7 +19,7 @@ def service_container_name(run_id: str, environment: str, service: str) -> str:
 
 
 def create_service(engine: Engine, environment: str, name: str, spec: ServiceSpec, image_id: str, run_id: str,
-                   network: OwnNetwork, main: Started | None = None) -> Started:
+                   network: OwnNetwork | None, main: Started | None = None) -> Started:
     """Create (not start) a service's container; the caller registers it for removal first. With share_network,
     `main` is the tested container, whose network namespace it joins."""
     kwargs: dict[str, Any] = spec.run.sdk_kwargs()
@@ -31,6 +31,8 @@ def create_service(engine: Engine, environment: str, name: str, spec: ServiceSpe
         kwargs["network_mode"] = f"container:{main.id}"
         kwargs.pop("hostname", None)  # the namespace's hostname is the tested container's, as in a pod
     else:
+        if network is None:
+            raise ContainerError(f"service {name} needs the environment's own network, which is not there")
         endpoint = engine.client.api.create_endpoint_config(aliases=[name], ipv4_address=network.next_address())
         kwargs.update(network=network.name, networking_config={network.name: endpoint})
         kwargs.setdefault("hostname", name)

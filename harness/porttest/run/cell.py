@@ -60,8 +60,8 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         services = EnvironmentServices(env, ctx, engine)
         services.ship()
         fields["services"] = services.records
-        network = services.open_network()
-        if env.services:
+        services.open_network()
+        if any(not s.share_network for s in env.services.values()):
             enter("services", ", ".join(env.services))
             services.start(sidecars=False)
         enter("start")
@@ -71,8 +71,7 @@ def run_cell(cell: Cell, ctx: RunContext) -> EnvironmentResult:
         runtime = engines.verify_runtime(engine, env, started)
         engines.start(engine, started)
         fields["image_id"] = engines.container_image(engine, started.id)
-        if network is not None:
-            services.start(sidecars=True, main=started)  # a pod's other containers join its namespace
+        services.start(sidecars=True, main=started)  # a pod's other containers join its namespace
         enter("ready", env.wait_for.kind if env.wait_for else "")
         engines.wait_ready(engine, started, env.wait_for, ctx.tracker.cancel)
         enter("tests")

@@ -50,15 +50,14 @@ class EnvironmentServices:
                                                share_network=spec.share_network, ship=shipped)
 
     def open_network(self) -> OwnNetwork | None:
-        """The environment's own network, when services or ip_variables need one."""
-        if self.env.services or self.env.ip_variables:
+        """The environment's own network, when services (other than sidecars) or ip_variables need one."""
+        if any(not s.share_network for s in self.env.services.values()) or self.env.ip_variables:
             self.network = self.ctx.engines.create_network(self.engine, self.env, self.ctx.run_id)
             self.ctx.tracker.add_network(self.env.name, self.engine, self.network.name)
         return self.network
 
     def start(self, sidecars: bool, main: Started | None = None) -> None:
         """Start the services (or, after the tested container, the sidecars) and wait until each is ready."""
-        assert self.network is not None
         chosen = [(n, s) for n, s in self.env.services.items() if s.share_network == sidecars]
         for name, spec in chosen:
             image_id = self.records[name].image_id or ""
@@ -70,9 +69,10 @@ class EnvironmentServices:
                 self.ctx.engines.start(self.engine, started)
             except PorttestError as exc:
                 raise _about(name, exc) from None
-            address = None if spec.share_network else \
-                self.ctx.engines.service_address(self.engine, started, self.network)
-            if address:  # the containers that start later find it by name, DNS or not
+            address = None
+            if self.network is not None and not spec.share_network:
+                address = self.ctx.engines.service_address(self.engine, started, self.network)
+            if self.network is not None and address:  # the containers that start later find it by name, DNS or not
                 self.network = self.network.with_host(name, address)
             self.records[name] = self.records[name].model_copy(
                 update={"container": started.name, "address": address,

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from porttest.config.schema import matrix_schema
+from porttest.config.schema import matrix_schema, profile_schema, render, write_schemas
 from porttest.config.yaml_source import load_yaml
 
 REPO = Path(__file__).resolve().parents[3]
@@ -120,3 +120,96 @@ def test_repo_profiles_validate_as_environments(schema: dict[str, Any], name: st
 @pytest.mark.parametrize("key", ["mem_limt", "detach"])
 def test_rejects_unknown_or_managed_run_options(validator: jsonschema.Draft202012Validator, key: str) -> None:
     assert errors(validator, minimal(environments={"s": {"run": {key: 1}}}))
+
+
+# ---------------------------------------------------------------------------------------------------- committed files
+
+
+SCHEMAS = REPO / "docs" / "schema"
+SHIPPED_MATRICES = sorted([REPO / "matrix.yaml", *REPO.glob("examples/*/matrix.yaml")])
+SHIPPED_PROFILES = sorted(REPO.glob("environments/*.yaml"))
+
+
+def test_the_committed_schemas_are_what_the_models_give(tmp_path: Path) -> None:
+    """Regenerate with `porttest schema --write docs/schema` when the models change."""
+    written = write_schemas(tmp_path)
+    assert [p.name for p in written] == ["matrix.schema.json", "profile.schema.json"]
+    for path in written:
+        committed = SCHEMAS / path.name
+        assert committed.is_file(), f"{committed} is missing: run porttest schema --write docs/schema"
+        assert committed.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+            f"{committed} is out of date: run porttest schema --write docs/schema")
+
+
+def test_schema_write_from_the_command_line(tmp_path: Path) -> None:
+    from porttest.cli.main import main
+
+    assert main(["schema", "--write", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "matrix.schema.json").read_text() == render(matrix_schema())
+    assert (tmp_path / "out" / "profile.schema.json").read_text() == render(profile_schema())
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+@pytest.mark.parametrize("path", SHIPPED_MATRICES + SHIPPED_PROFILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_shipped_file_validates_against_its_committed_schema_as_an_editor_reads_it(path: Path) -> None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    kind = "profile" if path.parent.name == "environments" else "matrix"
+    prefix = "# yaml-language-server: $schema="
+    assert first.startswith(prefix), f"{path} does not start with the schema line"
+    target = (path.parent / first.removeprefix(prefix)).resolve()
+    assert target == SCHEMAS / f"{kind}.schema.json"
+    # Not interpolated: an editor sees ${VAR:-default} as written.
+    found = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
+             for e in _validator(target.name).iter_errors(yaml.safe_load(path.read_text()))]
+    assert found == []
+
+
+@pytest.mark.parametrize("doc", [
+    minimal(version="${VERSION:-1}", allow_privileged="${PRIV:-false}"),
+    minimal(environments={"s": {"run": {"read_only": "${RO:-true}", "pids_limit": "${PIDS}", "cpus": "${CPUS:-1}",
+                                        "mem_limit": "${MEM:-256m}", "privileged": "${P}"},
+                                "ship": "${SHIP:-load}", "wait_for": {"port": "${PORT:-8080}", "timeout": "${T}"},
+                                "engine": {"host": "${HOST:-tcp://h:2376}", "tls": {"verify": "${V:-true}"}},
+                                "timeout": "${TIMEOUT}", "exec_mode": "${MODE}"}}),
+    minimal(environments={"r": {"ship": {"registry": {"push": "${REG:-127.0.0.1:5000}/shop/api"}}}}),
+    minimal(image={"ref": "shop/api:${TAG:-1}", "digest": "${DIGEST}"}, secrets=["${NAME}"]),
+], ids=["top", "environment", "registry", "image"])
+def test_interpolated_values_are_accepted_wherever_the_loader_interpolates(
+        validator: jsonschema.Draft202012Validator, doc: dict[str, Any]) -> None:
+    assert errors(validator, doc) == []
+
+
+@pytest.mark.parametrize("doc", [
+    minimal(environments={"s": {"run": {"read_only": "$RO"}}}),  # not ${...}: no interpolation here
+    minimal(environments={"s": {"ship": "teleport"}}),
+    minimal(environments={"s": {"wait_for": {"port": "eighty"}}}),
+    minimal(environments={"s": {"run": "${RUN}"}}),  # a variable gives a string, never a mapping
+])
+def test_strings_without_interpolation_are_still_checked(validator: jsonschema.Draft202012Validator,
+                                                         doc: dict[str, Any]) -> None:
+    assert errors(validator, doc)
+
+
+@pytest.mark.parametrize("doc", [
+    minimal(services={"db": {"image": "postgres:16", "wait_for": {"port": 5432}}},
+            environments={"t": {"services": {"db": {"run": {"mem_limit": "64m"}}, "cache": None}}}),
+    minimal(environments={"s": {"extends": "porttest:staging",
+                                "run": {"cap_drop": "ALL", "ports": ["8080:80", 9000], "mem_limit": "512Mi",
+                                        "ulimits": {"nofile": 20000, "nproc": {"soft": 1, "hard": 2}}}}}),
+    minimal(image={"ref": "a:1", "verify": ["cosign verify {ref}", {"command": "true", "name": "ok"}]}),
+], ids=["services", "compose-formats", "verify"])
+def test_accepts_what_the_loader_reads_before_the_models(validator: jsonschema.Draft202012Validator,
+                                                        doc: dict[str, Any]) -> None:
+    assert errors(validator, doc) == []
+
+
+def test_the_profile_schema_is_an_environment_at_the_top() -> None:
+    validator = jsonschema.Draft202012Validator(profile_schema())
+    assert errors(validator, {"extends": "porttest:staging", "run": {"read_only": True}}) == []
+    assert errors(validator, {"environments": {}})
+    assert "secret_values" not in json.dumps(matrix_schema()["properties"])

@@ -171,7 +171,7 @@ class FakeEngines:
         return OwnNetwork(f"{container_name(run_id, env.name)}-net", "10.9.0.2", "10.9.0.1")
 
     def create_service(self, engine: Handle, env: Environment, name: str, image_id: str, run_id: str,
-                       network: OwnNetwork, main: Started | None = None) -> Started:
+                       network: OwnNetwork | None, main: Started | None = None) -> Started:
         self._enter("create_service", engine, f"{env.name}/{name}")
         made = self._new_container(engine.endpoint, f"{container_name(run_id, env.name)}-svc-{name}",
                                    labels_for(run_id, env.name), image_id)

@@ -195,8 +195,11 @@ def _porttest_containers(client: docker.DockerClient) -> list[str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def no_container_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Session-end check: no porttest-labelled container, volume or network on the machine's engine."""
+    """Session-end check: no porttest-labelled container, volume or network on the machine's engine, and the
+    engine's own bridge still there (a lab dockerd once deleted it)."""
+    had_bridge = Path("/sys/class/net/docker0").exists()
     yield
+    assert not had_bridge or Path("/sys/class/net/docker0").exists(), "the main engine's docker0 bridge is gone"
     try:
         client = docker.from_env()
         client.ping()

@@ -136,6 +136,9 @@ class TLSEngine:
             # The killed daemon's containerd lingers as a zombie until PID 1 reaps it; dockerd would take its
             # pidfile for a live containerd and wait for its socket forever, so a fresh one is started instead.
             (self.dir / "exec" / "containerd" / "containerd.pid").unlink(missing_ok=True)
+            # Its network store goes too: a dockerd that recovers networks after a crash, with address pools of its
+            # own, deletes the MAIN engine's docker0 bridge (seen on Docker 20.10); nothing of them is needed now.
+            (self.dir / "root" / "network" / "files" / "local-kv.db").unlink(missing_ok=True)
             with contextlib.suppress(RuntimeError):
                 self.start()
         terminate(self.proc, 20)

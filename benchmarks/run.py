@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/run.py            # all measurements (needs Docker; root for the TLS lab engine)
     .venv/bin/python benchmarks/run.py --quick    # fewer repetitions
+    .venv/bin/python benchmarks/run.py --skip check --skip suite --skip parallel --skip cold --skip ship
+                                                  # one part only (here: emulation)
 
 Anchors: testinfra's own docker:// backend (per check, and a 300-check suite on an already running container); the
 slowest environment run alone (matrix wall time; with the machine's busy CPU-seconds during the matrix, from
@@ -13,6 +15,7 @@ pytest loads no third-party plugins in these runs, porttest's or the anchor's (P
 with `-p testinfra.plugin` for the anchor), as in a virtualenv that holds porttest and its dependencies alone: the
 dev venv this runs from also holds hypothesis, whose plugin imports all of hypothesis at the end of every pytest
 process. One more baseline matrix runs with the venv's plugins, to show what such a plugin costs.
+Under emulation, the anchor is the native image: the same busybox checks on amd64 against arm64 under qemu.
 Writes benchmarks/results/latest.json and prints a Markdown table.
 """
 
@@ -289,6 +292,44 @@ def ship_memory(client: docker.DockerClient, megabytes: int) -> list[dict[str, A
     return out
 
 
+NATIVE, EMULATED = "porttest-base/busybox:latest", "porttest-base/busybox:arm64"
+
+
+def emulation(client: docker.DockerClient, folder: Path, repeat: int) -> dict[str, Any]:
+    """The same busybox checks on the arm64 image under qemu's user-mode emulation against the native image: per
+    check in session mode, and a whole 300-check `porttest run` (container start included)."""
+    import testinfra
+
+    from porttest.child.backend import PorttestBackend
+
+    per: dict[str, dict[str, float]] = {}
+    for label, image in (("native", NATIVE), ("emulated", EMULATED)):
+        name = f"porttest-bench-{uuid.uuid4().hex[:8]}"
+        container = client.containers.run(image, ["sleep", "3600"], name=name, detach=True, labels=LABELS)
+        try:
+            session = ShellSession(client.api, str(container.id))
+            host = testinfra.host.Host(PorttestBackend(session, name))
+            host.run("true")
+            per[label] = {
+                "run_true_ms": round(median_ms(lambda h=host: h.run("true"), repeat * 10), 3),
+                "file_exists_ms": round(median_ms(lambda h=host: h.file("/etc/passwd").exists, repeat * 10), 3)}
+            session.close()
+        finally:
+            container.remove(force=True)
+    whole: dict[str, float] = {}
+    for label, image in (("native", NATIVE), ("emulated", EMULATED)):
+        sub = folder / label
+        write_suite(sub)
+        (sub / "matrix.yaml").write_text(f"version: 1\nimage: {image}\nsuites: [suite]\n"
+                                         "environments:\n  only: {run: {command: [sleep, '3600']}}\n")
+        porttest_run(sub)  # warm-up, as for the other matrices
+        whole[label] = statistics.median(porttest_run(sub).wall for _ in range(3))
+    return {"per_check": per, "matrix_300_s": {k: round(v, 2) for k, v in whole.items()},
+            "run_true_ratio": round(per["emulated"]["run_true_ms"] / per["native"]["run_true_ms"], 2),
+            "file_exists_ratio": round(per["emulated"]["file_exists_ms"] / per["native"]["file_exists_ms"], 2),
+            "matrix_ratio": round(whole["emulated"] / whole["native"], 2)}
+
+
 def machine() -> dict[str, Any]:
     info = docker.from_env().info()
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
@@ -300,7 +341,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--ship-mb", type=int, default=500)
-    parser.add_argument("--skip", action="append", default=[], choices=["check", "suite", "parallel", "cold", "ship"])
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["check", "suite", "parallel", "cold", "ship", "emulation"])
     args = parser.parse_args()
     client = docker.from_env()
     repeat = 10 if args.quick else 30
@@ -319,6 +361,8 @@ def main() -> int:
             out["cold_start"] = cold_start(repeat)
         if "ship" not in args.skip:
             out["ship"] = ship_memory(client, args.ship_mb)
+        if "emulation" not in args.skip:
+            out["emulation"] = emulation(client, Path(tmp) / "emulation", repeat)
     target = REPO / "benchmarks" / "results" / "latest.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=2) + "\n")
@@ -357,6 +401,14 @@ def render(out: dict[str, Any]) -> str:
         lines.append(f"| peak RSS shipping a {m['image_mb']} MB image by `{m['mode']}` ({m['moved_mb']} MB moved, "
                      f"{m['seconds']} s) vs RSS before | {m['peak_rss_mb']} MB | {m['rss_before_mb']} MB | "
                      f"+{m['growth_mb']} MB |")
+    if "emulation" in out:
+        e = out["emulation"]
+        for key, what in (("run_true_ms", "`host.run('true')`"), ("file_exists_ms", "`host.file().exists`")):
+            lines.append(f"| per check {what}, session mode, arm64 under qemu vs native amd64 | "
+                         f"{e['per_check']['emulated'][key]} ms | {e['per_check']['native'][key]} ms | "
+                         f"{e[key.removesuffix('_ms') + '_ratio']} |")
+        lines.append(f"| 300-check `porttest run`, arm64 under qemu vs native amd64 | "
+                     f"{e['matrix_300_s']['emulated']} s | {e['matrix_300_s']['native']} s | {e['matrix_ratio']} |")
     return "\n".join(lines)
 
 

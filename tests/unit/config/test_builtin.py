@@ -44,9 +44,19 @@ def test_a_source_checkout_uses_the_repositorys_own_files_so_there_is_one_copy()
     # The wheel copies these files to porttest/data/ at build time (pyproject's force-include); the repository holds
     # no second copy that could drift from the first.
     assert not (REPO / "harness" / "porttest" / "data").exists()
-    assert builtin.data_root() == REPO
-    assert builtin.profile("porttest:staging") == REPO / "environments" / "staging.yaml"
-    assert builtin.suite("porttest:baseline") == REPO / "suites" / "baseline"
+    root = builtin.data_root()
+    if Path(builtin.__file__).resolve().is_relative_to(REPO / "harness"):  # imported from this checkout
+        assert root == REPO
+    else:  # an installed build (tox installs one): its copies are the repository's files, byte for byte
+        assert root == Path(builtin.__file__).resolve().parents[1] / "data"
+        for name in ["environments", "suites/baseline"]:
+            ours = {p.relative_to(REPO / name): p.read_bytes() for p in (REPO / name).rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts}
+            shipped = {p.relative_to(root / name): p.read_bytes() for p in (root / name).rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts}
+            assert shipped == ours, name
+    assert builtin.profile("porttest:staging") == root / "environments" / "staging.yaml"
+    assert builtin.suite("porttest:baseline") == root / "suites" / "baseline"
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -58,12 +68,12 @@ def test_every_builtin_profile_gives_what_its_file_gives(tmp_path: Path, name: s
     by_path = parse_matrix(text, REPO / "porttest-test-matrix.yaml", {}).environments["e"]
     assert by_name.run == by_path.run and by_name.ship == by_path.ship and by_name.wait_for == by_path.wait_for
     assert by_name.engine.host == by_path.engine.host
-    assert by_name.extends == (REPO / "environments" / f"{name}.yaml",)
+    assert by_name.extends == (builtin.data_root() / "environments" / f"{name}.yaml",)
 
 
 def test_the_baseline_suite_resolves_to_the_shipped_folder(tmp_path: Path) -> None:
     matrix = load(tmp_path, "local: {}", suites="porttest:baseline")
-    assert matrix.suites == (REPO / "suites" / "baseline",)
+    assert matrix.suites == (builtin.data_root() / "suites" / "baseline",)
     assert any(p.name.startswith("test_") for p in matrix.suites[0].iterdir())
 
 

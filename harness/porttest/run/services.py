@@ -35,8 +35,10 @@ class EnvironmentServices:
         mode = self.env.ship_mode if self.env.push_to is None else "auto"  # a registry push is the tested image's
         for name, spec in self.env.services.items():
             image = self.ctx.service_images[image_key(spec)]
-            if image.error is not None:
-                raise _about(name, image.error)
+            if image.error is not None:  # e.g. a pod's sidecar whose image this machine cannot get
+                hint = "; ".join(filter(None, (image.error.hint, f"or leave it out of this environment: "
+                                                                  f"services: {{{name}: null}}")))
+                raise ContainerError(f"service {name}: {image.error.message}", hint=hint)
             assert image.image is not None and image.shipper is not None
             first, first_id = self.ctx.service_reference.get(name, (self.env.name, image.image.id))
             if first_id != image.image.id and not self.ctx.allow_different_services:
